@@ -1,0 +1,30 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import type { Logger } from 'pino';
+import { ClickHouseModule } from './clickhouse/clickhouse.module.js';
+import { LoggingModule } from './common/logging/logging.module.js';
+import { ConfigModule } from './config/config.module.js';
+import type { BootConfig } from './config/config.store.js';
+import { HealthModule } from './health/health.module.js';
+import { McpModule } from './mcp/mcp.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
+
+/**
+ * The only place that wires capabilities together. Arrows point one way: config is a leaf, the ClickHouse
+ * module knows no protocol, and only this module (through McpModule) exposes transports.
+ */
+@Module({})
+export class AppModule {
+  static forRoot(boot: BootConfig, logger: Logger): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(boot),
+        LoggingModule.forRoot(logger),
+        MetricsModule,
+        ClickHouseModule,
+        HealthModule,
+        McpModule,
+      ],
+    };
+  }
+}

@@ -1,0 +1,49 @@
+import type { Request } from 'express';
+
+/**
+ * Who is calling, as far as the gateway could establish. Today every caller uses the static ClickHouse
+ * credentials of the config; JWE and OAuth guards (later) set `kind` and a `cacheKey` derived from the token,
+ * so that per-identity caches (dynamic tool lists, catalogs) never mix two callers.
+ */
+export interface CallerIdentity {
+  kind: 'static' | 'jwe' | 'oauth';
+  /** Stable, non-secret key for per-identity caches (e.g. a hash of the credential). */
+  cacheKey: string;
+  /** Human-readable subject for logs (a user name or token subject, never the credential). */
+  subject?: string;
+}
+
+/** Per-request ClickHouse connection settings that override the configured ones (filled by auth guards). */
+export interface ConnectionOverrides {
+  host?: string;
+  port?: number;
+  database?: string;
+  username?: string;
+  password?: string;
+  /** A bearer token to send to ClickHouse instead of Basic credentials. */
+  bearerToken?: string;
+  /** ClickHouse roles to activate for this request. */
+  roles?: string[];
+  tls?: boolean;
+}
+
+/** Everything a request carries into the MCP server factory and the ClickHouse module. */
+export interface RequestConnectionContext {
+  requestId: string;
+  identity: CallerIdentity;
+  clickhouse: ConnectionOverrides;
+  /** The `{cluster}` of `/mcp/{cluster}` in multicluster mode. */
+  cluster?: string;
+}
+
+export const STATIC_IDENTITY: CallerIdentity = Object.freeze({ kind: 'static', cacheKey: 'static' });
+
+const CONTEXT = Symbol('gatewayContext');
+
+export function setRequestContext(req: Request, ctx: RequestConnectionContext): void {
+  (req as unknown as Record<symbol, RequestConnectionContext>)[CONTEXT] = ctx;
+}
+
+export function getRequestContext(req: Request): RequestConnectionContext | undefined {
+  return (req as unknown as Record<symbol, RequestConnectionContext | undefined>)[CONTEXT];
+}

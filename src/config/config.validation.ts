@@ -1,0 +1,141 @@
+import type { GatewayConfig } from './config.types.js';
+
+/** ClickHouse settings a tool caller may never set, whatever the allowlist says (altinity-mcp's list). */
+export const BLOCKED_TOOL_INPUT_SETTINGS: ReadonlySet<string> = new Set([
+  'readonly',
+  'allow_ddl',
+  'allow_introspection_functions',
+  'max_execution_time',
+  'max_memory_usage',
+  'max_result_rows',
+  'max_result_bytes',
+  'max_rows_to_read',
+  'max_bytes_to_read',
+  'password',
+  'user',
+  'database',
+]);
+
+const CLUSTER_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const HOST_LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+const LOOPBACK_ADDRESSES = new Set(['127.0.0.1', '::1', 'localhost', '[::1]']);
+
+export function isLoopbackAddress(address: string): boolean {
+  return LOOPBACK_ADDRESSES.has(address) || /^127\.\d+\.\d+\.\d+$/.test(address);
+}
+
+/** altinity-mcp's `connect_host` rule: a bare hostname or unbracketed IP, nothing else. Returns the error text. */
+export function checkConnectHost(value: string): string | undefined {
+  if (value === '') return undefined;
+  if (value.trim() !== value) return 'clickhouse.connect_host must not contain surrounding whitespace';
+  if (isIpAddress(value)) return undefined;
+  if (/[/\\?#@[\]:]/.test(value)) {
+    return `clickhouse.connect_host "${value}" must contain only a hostname or unbracketed IP address, without a scheme, port, path, userinfo, query, or fragment`;
+  }
+  const host = value.endsWith('.') ? value.slice(0, -1) : value;
+  if (host.length === 0 || host.length > 253 || !host.split('.').every((label) => HOST_LABEL.test(label))) {
+    return `clickhouse.connect_host "${value}" is not a valid hostname or IP address`;
+  }
+  return undefined;
+}
+
+function isIpAddress(value: string): boolean {
+  if (/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(value)) return value.split('.').every((o) => Number(o) <= 255);
+  // IPv6: hex groups and colons (one "::"), optionally ending in a dotted IPv4.
+  if (!/^[0-9A-Fa-f:.]+$/.test(value) || !value.includes(':')) return false;
+  if ((value.match(/::/g) ?? []).length > 1) return false;
+  const groups = value.split(':');
+  return groups.length >= 3 && groups.length <= 8 && groups.every((g) => g === '' || /^[0-9A-Fa-f]{1,4}$/.test(g) || /^\d+\.\d+\.\d+\.\d+$/.test(g));
+}
+
+/** Checks `tool_input_settings` as altinity-mcp does: blocked names and duplicates are errors. */
+export function checkToolInputSettings(names: readonly string[], issues: string[], warnings: string[]): void {
+  const seen = new Set<string>();
+  for (const name of names) {
+    const lower = name.toLowerCase();
+    if (BLOCKED_TOOL_INPUT_SETTINGS.has(lower)) {
+      issues.push(`server.tool_input_settings: tool_input_settings: setting "${name}" is blocked (callers may never change it)`);
+    } else if (seen.has(lower)) {
+      issues.push(`server.tool_input_settings: tool_input_settings: duplicate setting "${name}"`);
+    } else if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+      issues.push(`server.tool_input_settings: "${name}" is not a ClickHouse setting name (letters, digits and _ only)`);
+    } else if (!lower.startsWith('custom_')) {
+      warnings.push(
+        `tool_input_settings: setting "${name}" does not start with 'custom_'; ensure custom_settings_prefixes is configured on ClickHouse`,
+      );
+    }
+    seen.add(lower);
+  }
+}
+
+/** Cross-key rules that a single key's type cannot express. Adds one issue per broken rule. */
+export function validateConfig(cfg: GatewayConfig, issues: string[], warnings: string[]): void {
+  const chc = cfg.clickhouse;
+  const connectHostIssue = checkConnectHost(chc.connect_host);
+  if (connectHostIssue) issues.push(connectHostIssue);
+  if (chc.host.trim() === '') issues.push('clickhouse.host: must not be empty');
+  if (chc.host.startsWith('[') !== chc.host.endsWith(']')) issues.push(`clickhouse.host: "${chc.host}" has an unbalanced IPv6 bracket`);
+  if (/^[a-z]+:\/\//i.test(chc.host)) {
+    issues.push(`clickhouse.host: "${chc.host}" must be a host name, not a URL (use clickhouse.tls.enabled for https)`);
+  }
+  if (Boolean(chc.tls.client_cert) !== Boolean(chc.tls.client_key)) {
+    issues.push('clickhouse.tls.client_cert: client_cert and client_key must be set together');
+  }
+  for (const name of Object.keys(chc.http_headers)) {
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) issues.push(`clickhouse.http_headers: "${name}" is not a valid HTTP header name`);
+  }
+  for (const name of Object.keys(chc.extra_settings)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) issues.push(`clickhouse.extra_settings: "${name}" is not a ClickHouse setting name`);
+  }
+  if (chc.limit > 0) {
+    warnings.push('clickhouse.limit is deprecated; use clickhouse.max_result_rows');
+  }
+  if (chc.protocol === 'embedded' && cfg.server.transport !== 'stdio' && !isLoopbackAddress(cfg.server.address)) {
+    issues.push(
+      `clickhouse.protocol: "embedded" runs an in-process development engine with no users or passwords, so the gateway only listens on loopback with it; set server.address to 127.0.0.1 (got "${cfg.server.address}")`,
+    );
+  }
+
+  const srv = cfg.server;
+  if (srv.tls.enabled && (!srv.tls.cert_file || !srv.tls.key_file)) {
+    issues.push('server.tls.enabled: needs server.tls.cert_file and server.tls.key_file');
+  }
+  checkToolInputSettings(srv.tool_input_settings, issues, warnings);
+  for (const clause of srv.blocked_query_clauses) {
+    if (!/^[A-Za-z][A-Za-z ]*$/.test(clause)) {
+      issues.push(`server.blocked_query_clauses: "${clause}" is not a clause name (letters and spaces, e.g. SETTINGS, INTO OUTFILE)`);
+    }
+  }
+
+  // Authentication modes exist in the config so files written for altinity-mcp load, but the gateway
+  // refuses to start with them on rather than serve requests it cannot authenticate.
+  if (srv.jwe.enabled) {
+    if (srv.jwe.jwe_secret_key === '') issues.push('server.jwe.enabled: JWE encryption is enabled but no JWE secret key is provided');
+    else issues.push('server.jwe.enabled: JWE authentication is not available in this version of the gateway yet; disable it');
+  }
+  if (srv.oauth.enabled) {
+    issues.push('server.oauth.enabled: OAuth is not available in this version of the gateway yet; disable it');
+  }
+  if (srv.oauth.role_filter) {
+    try {
+      new RegExp(srv.oauth.role_filter);
+    } catch (err) {
+      issues.push(`server.oauth.role_filter: oauth: role_filter is not a valid regex: ${(err as Error).message}`);
+    }
+  }
+
+  const mc = cfg.multicluster;
+  if (mc.catalog_cache_max < 100) {
+    issues.push(
+      `multicluster.catalog_cache_max: multicluster: catalog_cache_max=${mc.catalog_cache_max} is too small (min 100) — the cache would thrash under any meaningful number of concurrent users`,
+    );
+  }
+  for (const entry of mc.cluster_allowlist) {
+    if (!CLUSTER_NAME.test(entry)) {
+      issues.push(`multicluster.cluster_allowlist: multicluster: cluster_allowlist entry "${entry}" is not a valid RFC 1123 DNS label`);
+    }
+  }
+  if (mc.enabled) {
+    issues.push('multicluster.enabled: multicluster routing is not available in this version of the gateway yet; disable it');
+  }
+}
