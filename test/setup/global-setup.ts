@@ -4,15 +4,21 @@ import { fileURLToPath } from 'node:url';
 const script = fileURLToPath(new URL('../../scripts/clickhouse-test-server.sh', import.meta.url));
 
 /**
- * Starts the real ClickHouse test server (Debian's 18.16, installed on first use) once for the whole run,
- * and stops it afterwards. Tests reach it at CH_TEST_PORT on 127.0.0.1.
+ * Starts the real ClickHouse test server (Debian's 18.16, installed on first use) for the run and stops it
+ * afterwards — unless it was already running (a developer's own, or a parallel run's), which is left alone.
  */
 export default function setup(): () => void {
   process.env.CH_TEST_HOST ??= '127.0.0.1';
   process.env.CH_TEST_PORT ??= '18123';
-  execFileSync('bash', [script, 'start'], { stdio: 'inherit', env: { ...process.env, CH_HTTP_PORT: process.env.CH_TEST_PORT } });
+  const env = { ...process.env, CH_HTTP_PORT: process.env.CH_TEST_PORT };
+  let alreadyRunning = true;
+  try {
+    execFileSync('bash', [script, 'status'], { stdio: 'pipe', env });
+  } catch {
+    alreadyRunning = false;
+  }
+  if (!alreadyRunning) execFileSync('bash', [script, 'start'], { stdio: 'inherit', env });
   return () => {
-    if (process.env.CH_TEST_KEEP_RUNNING === '1') return;
-    execFileSync('bash', [script, 'stop'], { stdio: 'inherit' });
+    if (!alreadyRunning) execFileSync('bash', [script, 'stop'], { stdio: 'inherit', env });
   };
 }
