@@ -260,6 +260,14 @@ export const CONFIG_FIELDS: readonly FieldSpec[] = [
     doc: 'Deprecated form of `server.tools` (file only).',
   },
   {
+    path: 'server.schema_tools',
+    kind: 'bool',
+    default: false,
+    flag: 'schema-tools',
+    env: 'MCP_SCHEMA_TOOLS',
+    doc: 'Adds the read-only tools `list_databases`, `list_tables`, `describe_table` and `search_schema`.',
+  },
+  {
     path: 'server.metrics.enabled',
     kind: 'bool',
     default: true,

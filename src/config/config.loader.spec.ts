@@ -246,7 +246,7 @@ describe('invalid configurations: one clear error per bad key', () => {
   ];
 
   it.each(cases)('%s', (_name, argv, env, file, pattern) => {
-    const files = file ? { '/bad.yaml': file } : {};
+    const files: Record<string, string> = file ? { '/bad.yaml': file } : {};
     const issues = loadError(file ? ['--config', '/bad.yaml', ...argv] : argv, env, files);
     expect(issues).toHaveLength(1);
     expect(issues[0]).toMatch(pattern);

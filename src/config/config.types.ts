@@ -122,6 +122,8 @@ export interface ServerConfig {
   blocked_query_clauses: string[];
   tools: ToolDefinition[];
   dynamic_tools: DynamicToolRule[];
+  /** Adds list_databases, list_tables, describe_table and search_schema to the tools. */
+  schema_tools: boolean;
   metrics: MetricsConfig;
   /** Seconds in-flight requests get to finish after SIGTERM before their queries are cancelled. */
   shutdown_timeout: number;

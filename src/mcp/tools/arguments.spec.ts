@@ -1,0 +1,156 @@
+import { describe, expect, it } from 'vitest';
+import {
+  MAX_NESTING_DEPTH,
+  checkNestingDepth,
+  checkQueryLength,
+  checkUnknownArguments,
+  extractQuery,
+  extractToolInputSettings,
+  normalizeArguments,
+  validateQueryToolCall,
+} from './arguments.js';
+
+const opts = { toolInputSettings: [] as string[], maxQueryLength: 10 * 1024 * 1024 };
+const err = (message: string) => ({ ok: false, message });
+
+describe('query argument (vector 18)', () => {
+  it("uses altinity-mcp's texts", () => {
+    expect(validateQueryToolCall('execute_query', {}, opts)).toEqual(err('query parameter is required'));
+    expect(validateQueryToolCall('execute_query', undefined, opts)).toEqual(err('query parameter is required'));
+    expect(validateQueryToolCall('execute_query', null, opts)).toEqual(err('query parameter is required'));
+    expect(validateQueryToolCall('execute_query', { query: '' }, opts)).toEqual(err('query parameter must be a non-empty string'));
+    expect(validateQueryToolCall('execute_query', { query: 5 }, opts)).toEqual(err('query parameter must be a non-empty string'));
+    expect(validateQueryToolCall('write_query', { query: null }, opts)).toEqual(err('query parameter must be a non-empty string'));
+    expect(extractQuery({ query: 'SELECT 1' })).toEqual({ ok: true, value: 'SELECT 1' });
+  });
+
+  it('reports non-object arguments as Go does', () => {
+    expect(normalizeArguments([1])).toEqual(
+      err('failed to parse tool arguments: json: cannot unmarshal array into Go value of type map[string]interface {}'),
+    );
+    expect(normalizeArguments('x')).toEqual(
+      err('failed to parse tool arguments: json: cannot unmarshal string into Go value of type map[string]interface {}'),
+    );
+    expect(normalizeArguments(true)).toEqual(
+      err('failed to parse tool arguments: json: cannot unmarshal bool into Go value of type map[string]interface {}'),
+    );
+  });
+});
+
+describe('read-only guard (vector 19)', () => {
+  it('rejects writes in execute_query, accepts them in write_query', () => {
+    const text =
+      'execute_query only accepts read-only statements (SELECT, WITH, SHOW, DESCRIBE, EXISTS, EXPLAIN). Use write_query for write operations.';
+    expect(validateQueryToolCall('execute_query', { query: 'INSERT INTO t VALUES (1)' }, opts)).toEqual(err(text));
+    expect(validateQueryToolCall('execute_query', { query: 'SELECT 1; DROP TABLE t' }, opts)).toEqual(err(text));
+    expect(validateQueryToolCall('execute_query', { query: '-- c\nSELECT 1' }, opts)).toEqual({ ok: true, value: { query: '-- c\nSELECT 1' } });
+    expect(validateQueryToolCall('execute_query', { query: '/* c */ WITH 1 AS a SELECT a' }, opts).ok).toBe(true);
+    expect(validateQueryToolCall('write_query', { query: 'INSERT INTO t VALUES (1)' }, opts)).toEqual({
+      ok: true,
+      value: { query: 'INSERT INTO t VALUES (1)' },
+    });
+  });
+});
+
+describe('unknown arguments (schema enforced)', () => {
+  it('names the argument and the allowed ones', () => {
+    expect(validateQueryToolCall('execute_query', { query: 'SELECT 1', limit: 5 }, opts)).toEqual(
+      err('argument "limit" is not allowed; allowed arguments: query'),
+    );
+    expect(validateQueryToolCall('execute_query', { sql: 'SELECT 1' }, opts)).toEqual(err('argument "sql" is not allowed; allowed arguments: query'));
+    expect(validateQueryToolCall('write_query', { querry: 'x' }, { ...opts, toolInputSettings: ['custom_a'] })).toEqual(
+      err('argument "querry" is not allowed; allowed arguments: query, limit, settings (did you mean "query"?)'),
+    );
+    // settings is unknown when no tool_input_settings are configured
+    expect(validateQueryToolCall('execute_query', { query: 'SELECT 1', settings: {} }, opts)).toEqual(
+      err('argument "settings" is not allowed; allowed arguments: query'),
+    );
+    expect(checkUnknownArguments({ a: 1 }, [])).toBe('argument "a" is not allowed; this tool takes no arguments');
+    expect(checkUnknownArguments({ ['a"\n']: 1 }, ['b'])).toBe('argument "a\\"\\n" is not allowed; allowed arguments: b');
+  });
+
+  it('write_query accepts a numeric limit (ignored) and rejects other types', () => {
+    expect(validateQueryToolCall('write_query', { query: 'SELECT 1', limit: 10 }, opts)).toEqual({ ok: true, value: { query: 'SELECT 1' } });
+    expect(validateQueryToolCall('write_query', { query: 'SELECT 1', limit: '10' }, opts)).toEqual(err('limit parameter must be a number'));
+  });
+});
+
+describe('max_query_length (vector 25)', () => {
+  it('counts UTF-8 bytes and uses the Go text', () => {
+    const q101 = `SELECT '${'x'.repeat(92)}'`;
+    expect(Buffer.byteLength(q101)).toBe(101);
+    expect(validateQueryToolCall('execute_query', { query: q101 }, { ...opts, maxQueryLength: 100 })).toEqual(
+      err('query exceeds max length (101 bytes, limit 100)'),
+    );
+    expect(validateQueryToolCall('execute_query', { query: q101 }, { ...opts, maxQueryLength: undefined }).ok).toBe(true);
+    expect(checkQueryLength('é'.repeat(50), 100)).toBeUndefined();
+    expect(checkQueryLength('é'.repeat(51), 100)).toBe('query exceeds max length (102 bytes, limit 100)');
+  });
+
+  it('runs after the read-only guard, as in Go', () => {
+    expect(validateQueryToolCall('execute_query', { query: `DROP TABLE ${'x'.repeat(200)}` }, { ...opts, maxQueryLength: 100 }).ok).toBe(false);
+    expect(
+      (validateQueryToolCall('execute_query', { query: `DROP TABLE ${'x'.repeat(200)}` }, { ...opts, maxQueryLength: 100 }) as { message: string })
+        .message,
+    ).toMatch(/^execute_query only accepts/);
+  });
+});
+
+describe('nesting guard', () => {
+  it('refuses deeply nested SQL before ClickHouse parses it', () => {
+    const deep = `SELECT ${'('.repeat(1000)}1${')'.repeat(1000)}`;
+    expect(validateQueryToolCall('execute_query', { query: deep }, opts)).toEqual(
+      err(`query nesting too deep: 1000 levels of nested parentheses/brackets (limit ${MAX_NESTING_DEPTH}); simplify the query`),
+    );
+    expect(checkNestingDepth(`SELECT ${'['.repeat(200)}1${']'.repeat(200)}`)).toBeUndefined();
+    expect(checkNestingDepth(`SELECT ${'['.repeat(201)}1${']'.repeat(201)}`)).toMatch(/^query nesting too deep: 201 levels/);
+    // brackets inside literals and comments do not count; many flat brackets are fine
+    expect(checkNestingDepth(`SELECT '${'('.repeat(1000)}'`)).toBeUndefined();
+    expect(checkNestingDepth(`SELECT ${'(1)+'.repeat(1000)}1`)).toBeUndefined();
+  });
+});
+
+describe('settings argument (vector 29)', () => {
+  const allow = ['custom_tenant_id', 'custom_b'];
+  const withSettings = { ...opts, toolInputSettings: allow };
+
+  it("validates with Go's texts", () => {
+    expect(validateQueryToolCall('execute_query', { query: 'SELECT 1', settings: 'x' }, withSettings)).toEqual(
+      err('Invalid settings: settings must be an object'),
+    );
+    expect(validateQueryToolCall('execute_query', { query: 'SELECT 1', settings: null }, withSettings)).toEqual(
+      err('Invalid settings: settings must be an object'),
+    );
+    expect(validateQueryToolCall('execute_query', { query: 'SELECT 1', settings: ['a'] }, withSettings)).toEqual(
+      err('Invalid settings: settings must be an object'),
+    );
+    expect(validateQueryToolCall('execute_query', { query: 'SELECT 1', settings: { custom_unknown: '1' } }, withSettings)).toEqual(
+      err('Invalid settings: setting "custom_unknown" is not allowed; allowed settings: custom_tenant_id, custom_b'),
+    );
+    expect(validateQueryToolCall('execute_query', { query: 'SELECT 1', settings: { custom_tenant_id: 1 } }, withSettings)).toEqual(
+      err('Invalid settings: setting "custom_tenant_id" value must be a string'),
+    );
+    // the allowlist is case-sensitive
+    expect(extractToolInputSettings({ settings: { CUSTOM_B: 'x' } }, allow)).toEqual(
+      err('Invalid settings: setting "CUSTOM_B" is not allowed; allowed settings: custom_tenant_id, custom_b'),
+    );
+    // blocked names are refused even if an allowlist (wrongly) lists them
+    expect(extractToolInputSettings({ settings: { Readonly: '0' } }, ['Readonly'])).toEqual(err('Invalid settings: setting "Readonly" is blocked'));
+  });
+
+  it('returns accepted settings; {} and absent mean none', () => {
+    expect(validateQueryToolCall('execute_query', { query: 'SELECT 1', settings: { custom_tenant_id: 'a' } }, withSettings)).toEqual({
+      ok: true,
+      value: { query: 'SELECT 1', settings: { custom_tenant_id: 'a' } },
+    });
+    expect(validateQueryToolCall('execute_query', { query: 'SELECT 1', settings: {} }, withSettings)).toEqual({ ok: true, value: { query: 'SELECT 1' } });
+    expect(extractToolInputSettings({}, allow)).toEqual({ ok: true, value: undefined });
+  });
+
+  it('runs the blocked-clause callback between the length check and the settings', () => {
+    const blocked = (sql: string) => (/SETTINGS/i.test(sql) ? 'Query rejected: SETTINGS clause is not allowed' : undefined);
+    expect(
+      validateQueryToolCall('execute_query', { query: 'SELECT 1 SETTINGS max_threads=1', settings: 'bad' }, { ...withSettings, blockedClauseCheck: blocked }),
+    ).toEqual(err('Query rejected: SETTINGS clause is not allowed'));
+  });
+});

@@ -1,0 +1,166 @@
+/**
+ * A token-level scan of ClickHouse SQL, just deep enough to answer three questions safely: which word starts
+ * the statement, is there a second statement after a `;`, and how deeply are brackets nested.
+ *
+ * ClickHouse's lexer changed over the years (18.16 knows `--` and flat `/* *\/` comments and ASCII quotes;
+ * current versions add nested comments, `//` and `# ` comments, ‘unicode quotes’, “quoted identifiers” and
+ * $heredoc$ strings). A `;` that one version sees as a statement separator can sit inside a literal for
+ * another, so callers scan with both rule sets and refuse a query if either finds a problem.
+ */
+
+export type LexerRules = 'classic' | 'modern';
+
+export interface SqlScan {
+  /** Upper-cased first bare word of the statement (after any number of `(`), or undefined if it starts otherwise. */
+  firstWord?: string;
+  /** True when a `;` outside literals and comments is followed by anything other than whitespace and comments. */
+  hasSecondStatement: boolean;
+  /** Deepest nesting of ( [ { outside literals and comments. */
+  maxDepth: number;
+}
+
+const isWordCode = (c: number, modern: boolean): boolean =>
+  (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || (modern && c === 0x24);
+
+const isAsciiSpace = (c: number): boolean => c === 0x20 || (c >= 0x09 && c <= 0x0d);
+
+/** Unicode whitespace that modern ClickHouse skips (and that Go's TrimSpace would trim before the first word). */
+const isUnicodeSpace = (c: number): boolean =>
+  c === 0x85 || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
+
+/** End of a quoted token with backslash escapes and doubled quotes (ClickHouse `quotedString`), or the input end. */
+function skipQuoted(sql: string, start: number, quote: number): number {
+  const n = sql.length;
+  let i = start + 1;
+  while (i < n) {
+    const c = sql.charCodeAt(i);
+    if (c === 0x5c) {
+      i += 2;
+    } else if (c === quote) {
+      if (i + 1 < n && sql.charCodeAt(i + 1) === quote) i += 2;
+      else return i + 1;
+    } else {
+      i++;
+    }
+  }
+  return n;
+}
+
+function skipToNewline(sql: string, i: number): number {
+  const nl = sql.indexOf('\n', i);
+  return nl < 0 ? sql.length : nl;
+}
+
+/** End of a block comment starting at `start` (at the `/*`). */
+function skipBlockComment(sql: string, start: number, nested: boolean): number {
+  if (!nested) {
+    const end = sql.indexOf('*/', start + 2);
+    return end < 0 ? sql.length : end + 2;
+  }
+  const n = sql.length;
+  let depth = 1;
+  let i = start + 2;
+  while (i + 1 < n) {
+    const c = sql.charCodeAt(i);
+    if (c === 0x2f && sql.charCodeAt(i + 1) === 0x2a) {
+      depth++;
+      i += 2;
+    } else if (c === 0x2a && sql.charCodeAt(i + 1) === 0x2f) {
+      i += 2;
+      if (--depth === 0) return i;
+    } else {
+      i++;
+    }
+  }
+  return n;
+}
+
+/**
+ * Length of the comment or whitespace at `i` (0 if there is none) under the given rules.
+ */
+function skipTrivia(sql: string, i: number, modern: boolean): number {
+  const c = sql.charCodeAt(i);
+  if (isAsciiSpace(c) || isUnicodeSpace(c)) return i + 1;
+  const d = sql.charCodeAt(i + 1);
+  if (c === 0x2d && d === 0x2d) return skipToNewline(sql, i + 2); // --
+  if (c === 0x2f && d === 0x2a) return skipBlockComment(sql, i, modern); // /*
+  if (modern) {
+    if (c === 0x2f && d === 0x2f) return skipToNewline(sql, i + 2); // //
+    if (c === 0x23 && (d === 0x20 || d === 0x21)) return skipToNewline(sql, i + 2); // "# " and "#!"
+  }
+  return i;
+}
+
+/** Scans `sql` under one set of lexer rules. Linear in the input length. */
+export function scanSql(sql: string, rules: LexerRules): SqlScan {
+  const modern = rules === 'modern';
+  const n = sql.length;
+  let i = 0;
+  let depth = 0;
+  let maxDepth = 0;
+  let sawSemicolon = false;
+  let hasSecondStatement = false;
+  /** 0 = still before the first word, 1 = first word taken, 2 = statement did not start with a word. */
+  let startState = 0;
+  let firstWord: string | undefined;
+  let prevWasWord = false;
+
+  while (i < n) {
+    const after = skipTrivia(sql, i, modern);
+    if (after !== i) {
+      i = after;
+      prevWasWord = false;
+      continue;
+    }
+    if (sawSemicolon) {
+      const c0 = sql.charCodeAt(i);
+      if (c0 !== 0x3b) {
+        hasSecondStatement = true;
+        break;
+      }
+    }
+    const c = sql.charCodeAt(i);
+    let tokenEnd = i + 1;
+    let isWord = false;
+    if (c === 0x27 || c === 0x22 || c === 0x60) {
+      tokenEnd = skipQuoted(sql, i, c);
+    } else if (modern && (c === 0x2018 || c === 0x201c)) {
+      // ‘string’ / “identifier”: no escapes, ends at the matching closing quote.
+      const close = sql.indexOf(c === 0x2018 ? '\u2019' : '\u201d', i + 1);
+      tokenEnd = close < 0 ? n : close + 1;
+    } else if (modern && c === 0x24 && !prevWasWord) {
+      // $tag$ ... $tag$ heredoc (the tag may be empty); a lone `$` is an ordinary character.
+      const tagEnd = sql.indexOf('$', i + 1);
+      if (tagEnd > 0) {
+        const tag = sql.slice(i, tagEnd + 1);
+        const close = sql.indexOf(tag, tagEnd + 1);
+        if (close >= 0) tokenEnd = close + tag.length;
+      }
+      if (tokenEnd === i + 1 && i + 1 < n && isWordCode(sql.charCodeAt(i + 1), true)) {
+        while (tokenEnd < n && isWordCode(sql.charCodeAt(tokenEnd), true)) tokenEnd++;
+        isWord = true;
+      }
+    } else if (isWordCode(c, modern)) {
+      while (tokenEnd < n && isWordCode(sql.charCodeAt(tokenEnd), modern)) tokenEnd++;
+      isWord = true;
+    } else if (c === 0x28 || c === 0x5b || c === 0x7b) {
+      if (++depth > maxDepth) maxDepth = depth;
+    } else if (c === 0x29 || c === 0x5d || c === 0x7d) {
+      if (depth > 0) depth--;
+    } else if (c === 0x3b) {
+      sawSemicolon = true;
+    }
+
+    if (startState === 0) {
+      if (isWord) {
+        firstWord = sql.slice(i, tokenEnd).toUpperCase();
+        startState = 1;
+      } else if (c !== 0x28) {
+        startState = 2;
+      }
+    }
+    prevWasWord = isWord;
+    i = tokenEnd;
+  }
+  return { firstWord, hasSecondStatement, maxDepth };
+}

@@ -1,0 +1,145 @@
+import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import { All, Controller, Inject, Req, Res } from '@nestjs/common';
+import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
+import type { Request, Response } from 'express';
+import type { Logger } from 'pino';
+import { ROOT_LOGGER } from '../../common/logging/logging.module.js';
+import { getRequestContext, type RequestConnectionContext, STATIC_IDENTITY } from '../../common/request-context.js';
+import { ConfigStore } from '../../config/config.store.js';
+import { McpServerFactory } from '../mcp-server.factory.js';
+import { BodyTooLargeError, checkHostAndOrigin, checkStreamableHeaders, type HttpRefusal, readBody } from './http-checks.js';
+import { jsonRpcErrorBody, parseJsonRpcBody } from './json-rpc.js';
+import { SingleExchangeTransport } from './single-exchange.transport.js';
+
+/**
+ * The MCP routes of altinity-mcp: with `transport: http`, every path that no other route claims serves
+ * stateless streamable HTTP (a fresh MCP server per request); with `transport: sse`, `GET /sse` opens a
+ * legacy SSE session and `POST /sse?sessionid=…` feeds it. Guards and interceptors apply as to any route.
+ */
+@Controller()
+export class McpHttpController {
+  private readonly log: Logger;
+  private readonly sseSessions = new Map<string, { transport: SSEServerTransport; context: RequestConnectionContext }>();
+
+  constructor(
+    private readonly config: ConfigStore,
+    private readonly factory: McpServerFactory,
+    @Inject(ROOT_LOGGER) logger: Logger,
+  ) {
+    this.log = logger.child({ context: 'mcp-http' });
+  }
+
+  @All('{*path}')
+  async handle(@Req() req: Request, @Res() res: Response): Promise<void> {
+    const server = this.config.current.server;
+    const refusal = checkHostAndOrigin(req, server);
+    if (refusal) return this.refuse(res, refusal);
+    if (this.config.boot.server.transport === 'sse') return this.handleSse(req, res);
+
+    if (req.method !== 'POST') {
+      return this.refuse(res, { status: 405, message: 'Method Not Allowed', headers: { Allow: 'POST' } });
+    }
+    const headerRefusal = checkStreamableHeaders(req);
+    if (headerRefusal) return this.refuse(res, headerRefusal);
+
+    let body: Buffer;
+    try {
+      body = await readBody(req, this.config.boot.server.max_body_bytes);
+    } catch (err) {
+      if (err instanceof BodyTooLargeError) {
+        res.setHeader('Connection', 'close');
+        return this.refuse(res, {
+          status: 413,
+          message: `Payload Too Large: the request body is over ${this.config.boot.server.max_body_bytes} bytes`,
+        });
+      }
+      return this.refuse(res, { status: 400, message: 'Bad Request: the request body could not be read' });
+    }
+    const parsed = parseJsonRpcBody(body);
+    if (!parsed.ok) {
+      res.status(parsed.status).type('application/json').send(jsonRpcErrorBody(parsed.code, parsed.message, parsed.id ?? null));
+      return;
+    }
+    if (parsed.id === undefined || !('method' in parsed.message)) {
+      // Notifications and client responses need no answer over stateless HTTP.
+      res.status(202).end();
+      return;
+    }
+
+    const abort = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) abort.abort(new Error('the client closed the connection'));
+    });
+    const context = getRequestContext(req) ?? { requestId: String(res.getHeader('x-request-id') ?? randomUUID()), identity: STATIC_IDENTITY, clickhouse: {} };
+    const mcpServer = this.factory.create({ connection: context, signal: abort.signal });
+    const transport = new SingleExchangeTransport(res as unknown as ServerResponse, parsed.id);
+    try {
+      await mcpServer.connect(transport);
+      transport.deliver(parsed.message);
+      await transport.done;
+    } catch (err) {
+      this.log.error({ err: (err as Error).message, request_id: context.requestId }, 'MCP request failed');
+      if (!res.headersSent) res.status(500).type('application/json').send(jsonRpcErrorBody(-32603, 'Internal error', parsed.id));
+    } finally {
+      void mcpServer.close().catch(() => undefined);
+    }
+  }
+
+  private async handleSse(req: Request, res: Response): Promise<void> {
+    const path = req.path.replace(/\/$/, '') || '/';
+    if (path !== '/sse') {
+      return this.refuse(res, { status: 404, message: 'Not Found: the SSE transport is served at /sse' });
+    }
+    if (req.method === 'GET') {
+      const transport = new SSEServerTransport('/sse', res as unknown as ServerResponse);
+      const context = getRequestContext(req) ?? { requestId: randomUUID(), identity: STATIC_IDENTITY, clickhouse: {} };
+      const abort = new AbortController();
+      this.sseSessions.set(transport.sessionId, { transport, context });
+      res.on('close', () => {
+        abort.abort(new Error('the SSE stream closed'));
+        this.sseSessions.delete(transport.sessionId);
+      });
+      const mcpServer = this.factory.create({ connection: context, signal: abort.signal });
+      await mcpServer.connect(transport);
+      return;
+    }
+    if (req.method !== 'POST') {
+      return this.refuse(res, { status: 405, message: 'Method Not Allowed', headers: { Allow: 'GET, POST' } });
+    }
+    const sessionId = (req.query.sessionid ?? req.query.sessionId) as string | undefined;
+    if (!sessionId || typeof sessionId !== 'string') {
+      return this.refuse(res, { status: 400, message: 'Bad Request: sessionid must be provided' });
+    }
+    const session = this.sseSessions.get(sessionId);
+    if (!session) return this.refuse(res, { status: 404, message: 'Not Found: session not found' });
+    const contentType = (req.headers['content-type'] ?? '').toLowerCase();
+    if (!contentType.startsWith('application/json')) {
+      return this.refuse(res, { status: 415, message: "Unsupported Media Type: Content-Type must be 'application/json'" });
+    }
+    let body: Buffer;
+    try {
+      body = await readBody(req, this.config.boot.server.max_body_bytes);
+    } catch (err) {
+      return this.refuse(res, err instanceof BodyTooLargeError ? { status: 413, message: 'Payload Too Large' } : { status: 400, message: 'Bad Request' });
+    }
+    const parsed = parseJsonRpcBody(body);
+    if (!parsed.ok) {
+      res.status(parsed.status).type('application/json').send(jsonRpcErrorBody(parsed.code, parsed.message, parsed.id ?? null));
+      return;
+    }
+    await session.transport.handleMessage(parsed.message);
+    res.status(202).type('text/plain').send('Accepted');
+  }
+
+  private refuse(res: Response, refusal: HttpRefusal): void {
+    for (const [k, v] of Object.entries(refusal.headers ?? {})) res.setHeader(k, v);
+    res.status(refusal.status).type('application/json').send(jsonRpcErrorBody(refusal.code ?? -32000, refusal.message));
+  }
+
+  /** Ends every open SSE stream (graceful shutdown). */
+  closeSessions(): void {
+    for (const { transport } of this.sseSessions.values()) void transport.close();
+    this.sseSessions.clear();
+  }
+}

@@ -1,0 +1,60 @@
+import type { ServerResponse } from 'node:http';
+import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js';
+
+/**
+ * A stateless streamable-HTTP exchange: exactly one JSON-RPC message in, its answer out, written straight to
+ * the Node response as a `text/event-stream` (as altinity-mcp answers). Server notifications emitted while the
+ * request runs (logging, progress) go out as earlier events of the same stream. Nothing outlives the request.
+ *
+ * This replaces the SDK's Node wrapper on the hot path: that one converts every request to a web-standard
+ * Request/Response pair and back, which costs more than the rest of a small tool call.
+ */
+export class SingleExchangeTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: (message: JSONRPCMessage, extra?: MessageExtraInfo) => void;
+
+  private headersSent = false;
+  private closed = false;
+  private settle!: () => void;
+  /** Resolves once the answer to the request has been written (or the exchange was closed). */
+  readonly done: Promise<void> = new Promise((resolve) => (this.settle = resolve));
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly requestId: string | number,
+  ) {}
+
+  async start(): Promise<void> {}
+
+  async send(message: JSONRPCMessage, _options?: TransportSendOptions): Promise<void> {
+    if (this.closed || this.res.writableEnded || this.res.destroyed) return;
+    if (!this.headersSent) {
+      this.res.writeHead(200, {
+        'Content-Type': 'text/event-stream',
+        'Cache-Control': 'no-cache',
+        Connection: 'keep-alive',
+      });
+      this.headersSent = true;
+    }
+    this.res.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
+    const isAnswer = 'id' in message && message.id === this.requestId && ('result' in message || 'error' in message);
+    if (isAnswer) {
+      this.res.end();
+      await this.close();
+    }
+  }
+
+  /** Hands the request to the connected MCP server. */
+  deliver(message: JSONRPCMessage, extra?: MessageExtraInfo): void {
+    this.onmessage?.(message, extra);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.settle();
+    this.onclose?.();
+  }
+}
