@@ -1,7 +1,9 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { ClickHouseModule } from './clickhouse/clickhouse.module.js';
+import { HttpPipelineModule } from './common/http/http-pipeline.module.js';
 import { LoggingModule } from './common/logging/logging.module.js';
+import { ShutdownModule } from './common/shutdown/shutdown.module.js';
 import { ConfigModule } from './config/config.module.js';
 import type { BootConfig } from './config/config.store.js';
 import { HealthModule } from './health/health.module.js';
@@ -20,6 +22,8 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(boot),
         LoggingModule.forRoot(logger),
+        HttpPipelineModule,
+        ShutdownModule,
         MetricsModule,
         ClickHouseModule,
         HealthModule,

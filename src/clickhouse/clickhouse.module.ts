@@ -1,4 +1,12 @@
 import { Module } from '@nestjs/common';
+import { ClickHouseService } from './clickhouse.service.js';
 
-@Module({})
+/**
+ * The data layer: ClickHouseService is the only thing in the gateway that talks to ClickHouse. It needs the
+ * global ConfigModule (ConfigStore) and LoggingModule (ROOT_LOGGER); it imports nothing protocol-related.
+ */
+@Module({
+  providers: [ClickHouseService],
+  exports: [ClickHouseService],
+})
 export class ClickHouseModule {}

@@ -91,3 +91,39 @@ export type ClickHouseErrorKind =
   | 'unreachable'
   | 'memory'
   | 'other';
+
+/** Options of `ClickHouseService.command()` (statements without a result set). */
+export interface CommandOptions {
+  /** Aborting it cancels the statement on the server too (KILL QUERY by id). */
+  signal?: AbortSignal;
+  /** Extra per-statement settings (already allowlisted by the caller). */
+  settings?: Record<string, string>;
+  queryId?: string;
+  /** Force ClickHouse `readonly` for this statement even if the connection is not read-only. */
+  readOnly?: boolean;
+}
+
+export interface CommandResult {
+  queryId: string;
+}
+
+export interface PingOptions {
+  signal?: AbortSignal;
+  /** Gives up after this many milliseconds (default 5000). */
+  timeoutMs?: number;
+}
+
+/** What the data layer reports after every ClickHouse call, for metrics (see `ClickHouseService.onQuery`). */
+export interface QueryEvent {
+  operation: 'query' | 'command' | 'ping';
+  protocol: 'http' | 'embedded';
+  durationMs: number;
+  outcome: 'ok' | 'error';
+  errorKind?: ClickHouseErrorKind;
+  /** Rows returned (query only). */
+  rows?: number;
+  /** Set when a row or byte cap cut the result (query only). */
+  truncated?: Truncation['reason'];
+}
+
+export type QueryListener = (event: QueryEvent) => void;

@@ -1,4 +1,16 @@
 import { Module } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { ClickHouseModule } from '../clickhouse/clickhouse.module.js';
+import { ClickHouseHealthIndicator } from './clickhouse.health.js';
+import { HealthController } from './health.controller.js';
 
-@Module({})
+/**
+ * `/health` (altinity-mcp readiness), `/livez` (liveness) and `/readyz` (cached readiness with drain state).
+ * Terminus' own logger is off: failures are logged once, redacted, by ClickHouseHealthIndicator.
+ */
+@Module({
+  imports: [TerminusModule.forRoot({ logger: false }), ClickHouseModule],
+  controllers: [HealthController],
+  providers: [ClickHouseHealthIndicator],
+})
 export class HealthModule {}

@@ -47,7 +47,7 @@ export async function connectClient(url: string, path = ''): Promise<Client> {
 }
 
 /** The JSON of the first text block of a tool result. */
-export function firstJson(result: { content?: unknown }): unknown {
-  const content = result.content as Array<{ type: string; text: string }>;
+export function firstJson(result: unknown): unknown {
+  const content = (result as { content: unknown }).content as Array<{ type: string; text: string }>;
   return JSON.parse(content[0]!.text);
 }

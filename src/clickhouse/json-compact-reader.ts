@@ -1,0 +1,260 @@
+import { StringDecoder } from 'node:string_decoder';
+import {
+  type ClickHouseQueryError,
+  type ErrorContext,
+  findExceptionStart,
+  fromServerException,
+  parseServerException,
+  unexpectedResponse,
+} from './clickhouse-error.js';
+import type { Truncation } from './clickhouse.types.js';
+import { LosslessParser, type NumberMode } from './lossless-json.js';
+import { type ColumnCodec, rowSize } from './value-codec.js';
+
+/**
+ * Reads ClickHouse's `JSONCompact` output incrementally, one line at a time, and stops as soon as a cap fires.
+ * Both 18.16 and chDB (26.x) write the same layout, one row per line:
+ *
+ *     {
+ *     \t"meta":
+ *     \t[ …column objects… ],
+ *
+ *     \t"data":
+ *     \t[
+ *     \t\t["18446744073709551615", 1.5, "2024-01-02 03:04:05"],
+ *     \t\t[…]
+ *     \t],
+ *
+ *     \t"rows": 2,
+ *     …
+ *     }
+ *
+ * Strings never contain a raw newline (ClickHouse escapes it), so a line is a row. 18.16 appends an exception
+ * to the body when a query fails after data was sent (`…[0]Code: 395, e.displayText() = …`): a row that does not
+ * parse, or a body that ends early, is checked for that text and turned into the server's error.
+ */
+
+export interface ReaderOptions {
+  maxRows?: number;
+  maxBytes?: number;
+  /** Builds the column codecs once the header is read (may fetch the server's time zone). */
+  prepare: (columns: string[], types: string[]) => Promise<ColumnCodec[]> | ColumnCodec[];
+  errorContext: ErrorContext;
+}
+
+type Phase = 'start' | 'header' | 'data-open' | 'data' | 'trailer';
+
+const MAX_HEADER = 16 * 1024 * 1024;
+const MAX_TRAILER = 1024 * 1024;
+
+export class JsonCompactReader {
+  columns: string[] = [];
+  types: string[] = [];
+  rows: unknown[][] = [];
+  approxBytes = 0;
+  truncated?: Truncation;
+  /** The server had written its whole answer (the part after the rows was seen). */
+  serverFinished = false;
+
+  private phase: Phase = 'start';
+  private readonly decoder = new StringDecoder('utf8');
+  private pending: string[] = [];
+  private header = '';
+  private trailer = '';
+  private codecs: ColumnCodec[] = [];
+  private converters: (((v: unknown) => unknown) | null)[] = [];
+  private modes: NumberMode[] = [];
+  private exact = false;
+  private readonly parser = new LosslessParser();
+  private readonly maxRows: number;
+  private readonly maxBytes: number;
+
+  constructor(private readonly options: ReaderOptions) {
+    this.maxRows = options.maxRows && options.maxRows > 0 ? options.maxRows : Infinity;
+    this.maxBytes = options.maxBytes && options.maxBytes > 0 ? options.maxBytes : Infinity;
+  }
+
+  /** Feeds one chunk of the body. Resolves true when a cap fired and reading must stop. */
+  async push(chunk: Buffer | string): Promise<boolean> {
+    const text = typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
+    let start = 0;
+    let nl = text.indexOf('\n');
+    if (nl < 0) {
+      this.pending.push(text);
+      return false;
+    }
+    let buffered = '';
+    if (this.pending.length > 0) {
+      buffered = this.pending.join('');
+      this.pending = [];
+    }
+    while (nl >= 0) {
+      const line = buffered ? buffered + text.slice(start, nl) : text.slice(start, nl);
+      buffered = '';
+      start = nl + 1;
+      if (this.phase === 'data') {
+        if (this.row(line)) {
+          const rest = text.slice(start);
+          this.serverFinished = rest.includes('\n\t"rows": ') || rest.startsWith('\t"rows": ');
+          return true;
+        }
+      } else {
+        await this.other(line);
+      }
+      nl = text.indexOf('\n', start);
+    }
+    if (start < text.length) this.pending.push(text.slice(start));
+    return false;
+  }
+
+  /** The body ended. Throws the server's exception, or an error when the answer is incomplete or unreadable. */
+  async finish(): Promise<void> {
+    const tail = this.pending.join('') + this.decoder.end();
+    this.pending = [];
+    if (tail) {
+      if (this.phase === 'data') {
+        if (this.row(tail)) return;
+      } else {
+        await this.other(tail);
+      }
+    }
+    if (this.phase === 'start') {
+      this.serverFinished = true; // empty body: a statement without a result set
+      return;
+    }
+    if (this.phase !== 'trailer') throw this.failure(this.header + tail, 'the answer ended before the rows were complete');
+    let parsed: { exception?: unknown } | undefined;
+    try {
+      parsed = JSON.parse(`{${this.trailer}`) as { exception?: unknown };
+    } catch {
+      throw this.failure(this.trailer, 'the answer ended with unreadable text after the rows');
+    }
+    if (typeof parsed?.exception === 'string') throw this.failure(parsed.exception, parsed.exception);
+    this.serverFinished = true;
+  }
+
+  private async other(line: string): Promise<void> {
+    switch (this.phase) {
+      case 'start': {
+        const trimmed = line.trim();
+        if (!trimmed) return;
+        if (trimmed !== '{') throw this.failure(line, `expected JSONCompact output but got: ${trimmed.slice(0, 80)} (does the SQL have its own FORMAT clause?)`);
+        this.phase = 'header';
+        this.header = '{\n';
+        return;
+      }
+      case 'header': {
+        if (line.trim() === '"data":') {
+          await this.readMeta();
+          this.phase = 'data-open';
+          return;
+        }
+        this.header += `${line}\n`;
+        if (this.header.length > MAX_HEADER) throw this.failure(line, 'the result header is too large');
+        return;
+      }
+      case 'data-open': {
+        const trimmed = line.trim();
+        if (trimmed === '[') this.phase = 'data';
+        else if (trimmed) throw this.failure(line, 'expected the start of the rows');
+        return;
+      }
+      case 'trailer': {
+        if (this.trailer.length < MAX_TRAILER) this.trailer += `${line}\n`;
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private async readMeta(): Promise<void> {
+    let meta: { name: string; type: string }[];
+    try {
+      meta = (JSON.parse(`${this.header}"data": []}`) as { meta: { name: string; type: string }[] }).meta;
+    } catch {
+      throw this.failure(this.header, 'unreadable result header');
+    }
+    if (!Array.isArray(meta)) throw this.failure(this.header, 'the result header has no column list');
+    this.columns = meta.map((m) => m.name);
+    this.types = meta.map((m) => m.type);
+    this.codecs = await this.options.prepare(this.columns, this.types);
+    this.converters = this.codecs.map((c) => c.convert);
+    this.modes = this.codecs.map((c) => c.numberMode);
+    this.exact = this.modes.some((m) => m !== 0);
+    this.header = '';
+  }
+
+  /** Handles one line of the data section; true when a cap fired. */
+  private row(line: string): boolean {
+    let end = line.length;
+    let c = line.charCodeAt(end - 1);
+    while (c === 32 || c === 9 || c === 13) c = line.charCodeAt(--end - 1);
+    let first = 0;
+    while (line.charCodeAt(first) === 9 || line.charCodeAt(first) === 32) first++;
+    if (first >= end) return false; // blank line (an empty result has one)
+    if (line.charCodeAt(first) === 93 /* ] */ && end - first <= 2) {
+      this.phase = 'trailer';
+      return false;
+    }
+    if (line.charCodeAt(end - 1) === 44 /* , */) end--;
+
+    if (this.rows.length >= this.maxRows) {
+      this.truncated = {
+        reason: 'max_result_rows',
+        limit: this.maxRows,
+        returned_rows: this.rows.length,
+        returned_bytes_approx: this.approxBytes,
+      };
+      return true;
+    }
+
+    let values: unknown[];
+    try {
+      if (this.exact) {
+        const parsed = this.parser.parseRow(line, first, this.modes);
+        if (parsed.end !== end) throw new Error('text after the row');
+        values = parsed.values;
+      } else {
+        values = JSON.parse(end === line.length ? line : line.slice(0, end)) as unknown[];
+        if (!Array.isArray(values)) throw new Error('not a row');
+      }
+    } catch {
+      throw this.failure(line, 'a result row could not be read');
+    }
+    const converters = this.converters;
+    for (let i = 0; i < values.length; i++) {
+      const convert = converters[i];
+      if (convert) {
+        const v = values[i];
+        if (v !== null) values[i] = convert(v);
+      }
+    }
+    this.rows.push(values);
+    this.approxBytes += rowSize(values, this.codecs);
+    if (this.approxBytes > this.maxBytes) {
+      this.truncated = {
+        reason: 'max_result_bytes',
+        limit: this.maxBytes,
+        returned_rows: this.rows.length,
+        returned_bytes_approx: this.approxBytes,
+      };
+      return true;
+    }
+    return false;
+  }
+
+  /** The server's exception if the text carries one, else an "unexpected answer" error. */
+  private failure(text: string, detail: string): ClickHouseQueryError {
+    const at = findExceptionStart(text);
+    if (at >= 0) {
+      const exceptionText = text.slice(at);
+      const parsed = parseServerException(exceptionText);
+      if (parsed) {
+        this.serverFinished = true;
+        return fromServerException(parsed, exceptionText, this.options.errorContext);
+      }
+    }
+    return unexpectedResponse(detail, this.options.errorContext);
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * Small, dependency-free helpers for SQL text: altinity-mcp's SELECT test, statement trimming, literal
+ * escaping and the inline `SETTINGS` clause used by the embedded engine.
+ */
+
+const BLOCK_COMMENT = /\/\*[\s\S]*?\*\//g;
+const LINE_COMMENT = /--.*$/gm;
+
+/** SQL with `/* … *\/` and `-- …` comments removed (altinity-mcp strips exactly these two kinds). */
+export function stripComments(sql: string): string {
+  return sql.replace(BLOCK_COMMENT, '').replace(LINE_COMMENT, '');
+}
+
+const SELECT_PREFIXES = ['SELECT', 'WITH', 'SHOW', 'DESC', 'EXISTS', 'EXPLAIN'] as const;
+
+/**
+ * altinity-mcp's `IsSelectQuery`: comments stripped, trimmed, upper-cased, then a plain prefix test against
+ * SELECT, WITH, SHOW, DESC (covers DESCRIBE), EXISTS and EXPLAIN. `SELECTX` counts; `(SELECT 1)` does not.
+ */
+export function isSelectQuery(sql: string): boolean {
+  const head = stripComments(sql).trim().slice(0, 8).toUpperCase();
+  return SELECT_PREFIXES.some((p) => head.startsWith(p));
+}
+
+/** True for statements that accept a trailing `SETTINGS` clause on the embedded engine (SELECT and WITH … SELECT). */
+export function acceptsSettingsClause(sql: string): boolean {
+  const head = stripComments(sql).trim().slice(0, 6).toUpperCase();
+  return head.startsWith('SELECT') || head.startsWith('WITH');
+}
+
+/** Removes trailing whitespace and semicolons (`SELECT 1;  ` → `SELECT 1`). */
+export function trimStatement(sql: string): string {
+  return sql.replace(/[\s;]+$/, '');
+}
+
+/** A ClickHouse single-quoted string literal. */
+export function quoteString(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+const SETTING_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Formats one setting value for a SETTINGS clause: numbers stay bare, everything else is a string literal. */
+function settingLiteral(value: string): string {
+  return /^-?\d+(\.\d+)?$/.test(value) ? value : quoteString(value);
+}
+
+/**
+ * Appends `SETTINGS k=v, …` to a statement. A newline goes first so that a trailing `-- comment` cannot
+ * swallow the clause. Setting names are validated (they are identifiers, never quoted).
+ */
+export function appendSettingsClause(sql: string, settings: Record<string, string>): string {
+  const entries = Object.entries(settings);
+  if (entries.length === 0) return sql;
+  const parts = entries.map(([k, v]) => {
+    if (!SETTING_NAME.test(k)) throw new Error(`invalid setting name ${JSON.stringify(k)}`);
+    return `${k} = ${settingLiteral(v)}`;
+  });
+  return `${trimStatement(sql)}\nSETTINGS ${parts.join(', ')}`;
+}

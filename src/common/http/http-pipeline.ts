@@ -1,0 +1,35 @@
+import type { INestApplication } from '@nestjs/common';
+import type { Logger } from 'pino';
+import { ConfigStore } from '../../config/config.store.js';
+import { ROOT_LOGGER } from '../logging/logging.module.js';
+import { ShutdownState } from '../shutdown/shutdown.state.js';
+import { createCorsMiddleware } from './cors.middleware.js';
+import { GatewayExceptionFilter } from './exception.filter.js';
+import { createRequestLogMiddleware } from './request-log.middleware.js';
+import { RequestObservers } from './request-observers.js';
+
+/**
+ * Installs the middleware every route goes through, ahead of every Nest route and of anything mounted later:
+ * request id + access log + in-flight tracking, then CORS (which answers any OPTIONS itself); and the global
+ * exception filter. Call it right after the app is created, before `init()`/`listen()`.
+ */
+export function installHttpPipeline(app: INestApplication): void {
+  const logger = app.get<Logger>(ROOT_LOGGER);
+  const config = app.get(ConfigStore);
+  const shutdown = app.get(ShutdownState);
+  const observers = app.get(RequestObservers);
+
+  app.use(
+    createRequestLogMiddleware({
+      logger,
+      observers: observers.all,
+      onStart: (_req, res) => {
+        shutdown.track(res);
+        // While draining, answer and let the client reconnect elsewhere instead of reusing this connection.
+        if (shutdown.shuttingDown) res.setHeader('Connection', 'close');
+      },
+    }),
+  );
+  app.use(createCorsMiddleware(() => config.current.server.cors_origin));
+  app.useGlobalFilters(new GatewayExceptionFilter(logger));
+}

@@ -1,0 +1,150 @@
+import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { ClickHouseService } from '../clickhouse/clickhouse.service.js';
+import type { CompletedRequest } from '../common/http/request-log.middleware.js';
+import { RequestObservers } from '../common/http/request-observers.js';
+import { ShutdownState } from '../common/shutdown/shutdown.state.js';
+import { ConfigStore } from '../config/config.store.js';
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+/** Tool names come from config and ClickHouse views; past this many distinct names new ones count as `other`. */
+const MAX_TOOL_LABELS = 500;
+
+export const TOOL_CALL_OUTCOMES = ['ok', 'error', 'rejected', 'cancelled', 'truncated'] as const;
+export type ToolCallOutcome = (typeof TOOL_CALL_OUTCOMES)[number];
+const OUTCOMES: ReadonlySet<string> = new Set(TOOL_CALL_OUTCOMES);
+
+/**
+ * The gateway's Prometheus metrics, in a registry of its own (never prom-client's global one, so two apps in
+ * one process — tests — do not collide). Feeds itself from finished HTTP requests, from ClickHouseService's
+ * query events and from config reloads; the MCP layer reports tool calls through `recordToolCall`.
+ */
+@Injectable()
+export class MetricsService implements OnModuleInit, OnModuleDestroy {
+  readonly registry = new Registry();
+
+  private readonly httpDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration in seconds, by method, route template (never the raw path) and status code.',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+
+  private readonly httpInFlight: Gauge = new Gauge({
+    name: 'http_requests_in_flight',
+    help: 'HTTP requests being served right now.',
+    registers: [this.registry],
+    collect: (): void => this.httpInFlight.set(this.shutdown.inFlightRequests),
+  });
+
+  private readonly chDuration = new Histogram({
+    name: 'clickhouse_query_duration_seconds',
+    help: 'ClickHouse call duration in seconds as seen by the gateway (network plus server time), by operation (query, command, ping) and outcome.',
+    labelNames: ['operation', 'outcome'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+
+  private readonly chErrors = new Counter({
+    name: 'clickhouse_query_errors_total',
+    help: 'ClickHouse queries that failed, by error kind.',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly chUp = new Gauge({
+    name: 'clickhouse_up',
+    help: 'Result of the last ClickHouse readiness ping with the static config: 1 ok, 0 failed; NaN when credentials are per request.',
+    registers: [this.registry],
+  });
+
+  private readonly configReloads = new Counter({
+    name: 'config_reloads_total',
+    help: 'Configuration reload attempts, by outcome (applied, unchanged, failed).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly toolCalls = new Counter({
+    name: 'mcp_tool_calls_total',
+    help: 'MCP tool calls, by tool and outcome.',
+    labelNames: ['tool', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly toolDuration = new Histogram({
+    name: 'mcp_tool_call_duration_seconds',
+    help: 'MCP tool call duration in seconds, by tool.',
+    labelNames: ['tool'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+
+  private readonly toolRows = new Counter({
+    name: 'mcp_tool_rows_returned_total',
+    help: 'Rows returned to MCP clients by tool calls, by tool.',
+    labelNames: ['tool'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly knownTools = new Set<string>();
+  private readonly unsubscribe: Array<() => void> = [];
+
+  constructor(
+    private readonly clickhouse: ClickHouseService,
+    private readonly config: ConfigStore,
+    private readonly requests: RequestObservers,
+    private readonly shutdown: ShutdownState,
+  ) {
+    collectDefaultMetrics({ register: this.registry });
+    this.chUp.set(Number.NaN);
+    for (const outcome of ['applied', 'unchanged', 'failed']) this.configReloads.inc({ outcome }, 0);
+  }
+
+  onModuleInit(): void {
+    this.requests.add((r) => this.observeHttpRequest(r));
+    const offQuery = this.clickhouse.onQuery((event) => {
+      this.chDuration.observe({ operation: event.operation, outcome: event.outcome }, event.durationMs / 1000);
+      if (event.outcome === 'error') this.chErrors.inc({ kind: event.errorKind ?? 'other' });
+    });
+    if (typeof offQuery === 'function') this.unsubscribe.push(offQuery);
+    this.unsubscribe.push(this.config.onReload((outcome) => this.configReloads.inc({ outcome: outcome.status })));
+  }
+
+  onModuleDestroy(): void {
+    for (const off of this.unsubscribe.splice(0)) off();
+  }
+
+  /** Prometheus text exposition of every metric. */
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+
+  observeHttpRequest(r: CompletedRequest): void {
+    this.httpDuration.observe({ method: r.method, route: r.route, status: String(r.status) }, r.durationMs / 1000);
+  }
+
+  /** Readiness pings with the static config report here; `undefined` means "not applicable" (per-request credentials). */
+  setClickHouseUp(up: boolean | undefined): void {
+    this.chUp.set(up === undefined ? Number.NaN : up ? 1 : 0);
+  }
+
+  /**
+   * One MCP tool call: counts it by outcome, observes its duration and adds the rows it returned.
+   * `tool` must be a registered tool name (not whatever a client asked for) to keep label values bounded.
+   */
+  recordToolCall(tool: string, outcome: ToolCallOutcome, durationMs: number, rows = 0): void {
+    const label = this.toolLabel(tool);
+    this.toolCalls.inc({ tool: label, outcome: OUTCOMES.has(outcome) ? outcome : 'error' });
+    this.toolDuration.observe({ tool: label }, Math.max(0, durationMs) / 1000);
+    this.toolRows.inc({ tool: label }, Number.isFinite(rows) && rows > 0 ? Math.floor(rows) : 0);
+  }
+
+  private toolLabel(tool: string): string {
+    if (this.knownTools.has(tool)) return tool;
+    if (this.knownTools.size >= MAX_TOOL_LABELS) return 'other';
+    this.knownTools.add(tool);
+    return tool;
+  }
+}
