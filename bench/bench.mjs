@@ -1,0 +1,279 @@
+#!/usr/bin/env node
+// `npm run bench`: the gateway (built, started as a separate process exactly as a user would) against the raw
+// @clickhouse/client on the same queries and the same ClickHouse test server, interleaved in one run so that
+// machine drift hits both sides. Prints a table and one JSON line per scenario. Loopback only; every loop is
+// bounded in count and time.
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readFileSync, statSync, readdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createClient } from '@clickhouse/client';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CH_PORT = Number(process.env.CH_TEST_PORT ?? 18123);
+const CH_URL = `http://127.0.0.1:${CH_PORT}`;
+const SEQ_CALLS = Number(process.env.BENCH_SEQ_CALLS ?? 400);
+const CONC_CALLS = Number(process.env.BENCH_CONC_CALLS ?? 1600);
+const CONCURRENCY = 16;
+
+const results = [];
+
+function log(msg) {
+  process.stderr.write(`${msg}\n`);
+}
+
+function newestMtime(dir) {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+function ensureBuilt() {
+  const main = join(ROOT, 'dist/main.js');
+  if (existsSync(main) && statSync(main).mtimeMs >= newestMtime(join(ROOT, 'src'))) return;
+  log('building (nest build)...');
+  execFileSync('npx', ['nest', 'build'], { cwd: ROOT, stdio: 'inherit' });
+}
+
+function ensureClickHouse() {
+  const script = join(ROOT, 'scripts/clickhouse-test-server.sh');
+  const env = { ...process.env, CH_HTTP_PORT: String(CH_PORT) };
+  try {
+    execFileSync('bash', [script, 'status'], { env, stdio: 'pipe' });
+    return () => {};
+  } catch {
+    execFileSync('bash', [script, 'start'], { env, stdio: 'inherit' });
+    return () => execFileSync('bash', [script, 'stop'], { env, stdio: 'inherit' });
+  }
+}
+
+function freePort() {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const rssKb = (pid) => {
+  try {
+    const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+};
+
+async function startGateway(extraArgs = []) {
+  const port = await freePort();
+  const args = ['dist/main.js', '--transport', 'http', '--address', '127.0.0.1', '--port', String(port), '--clickhouse-host', '127.0.0.1', '--clickhouse-port', String(CH_PORT), ...extraArgs];
+  const started = performance.now();
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'ignore'] });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (Date.now() > deadline) throw new Error('gateway did not become ready in 20 s');
+    try {
+      const res = await fetch(`${url}/readyz`);
+      if (res.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const bootMs = performance.now() - started;
+  return {
+    url,
+    pid: child.pid,
+    bootMs,
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', resolve);
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+
+async function timed(fn) {
+  const t = performance.now();
+  await fn();
+  return performance.now() - t;
+}
+
+async function mcpClient(url) {
+  const client = new Client({ name: 'bench', version: '1' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/`)));
+  return client;
+}
+
+function record(row) {
+  results.push(row);
+  process.stdout.write(`${JSON.stringify(row)}\n`);
+}
+
+async function sequential(name, sql, raw, mcp) {
+  const rawCall = async () => (await raw.query({ query: sql, format: 'JSONCompact' })).json();
+  const gwCall = async () => {
+    const r = await mcp.callTool({ name: 'execute_query', arguments: { query: sql } });
+    if (r.isError) throw new Error(r.content[0].text);
+  };
+  for (let i = 0; i < 50; i++) {
+    await rawCall();
+    await gwCall();
+  }
+  const rawT = [];
+  const gwT = [];
+  for (let i = 0; i < SEQ_CALLS; i++) {
+    rawT.push(await timed(rawCall));
+    gwT.push(await timed(gwCall));
+  }
+  rawT.sort((a, b) => a - b);
+  gwT.sort((a, b) => a - b);
+  const r50 = pct(rawT, 50);
+  const g50 = pct(gwT, 50);
+  const r99 = pct(rawT, 99);
+  const g99 = pct(gwT, 99);
+  record({ scenario: `${name} p50`, unit: 'ms', raw: r50, gateway: g50, ratio: g50 / r50, target: '<= 1.25x', pass: g50 / r50 <= 1.25 });
+  record({ scenario: `${name} p99`, unit: 'ms', raw: r99, gateway: g99, ratio: g99 / r99, target: '<= 1.5x', pass: g99 / r99 <= 1.5 });
+}
+
+async function concurrent(name, sql, raw, mcps) {
+  const rawCall = async () => (await raw.query({ query: sql, format: 'JSONCompact' })).json();
+  const gwCall = async (w) => {
+    const r = await mcps[w].callTool({ name: 'execute_query', arguments: { query: sql } });
+    if (r.isError) throw new Error(r.content[0].text);
+  };
+  const phase = async (call, total) => {
+    let next = 0;
+    const t = performance.now();
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async (_, w) => {
+        while (next < total) {
+          next++;
+          await call(w);
+        }
+      }),
+    );
+    return total / ((performance.now() - t) / 1000);
+  };
+  await phase(rawCall, 200);
+  await phase(gwCall, 200);
+  let rawSum = 0;
+  let gwSum = 0;
+  for (let round = 0; round < 4; round++) {
+    rawSum += await phase(rawCall, CONC_CALLS / 4);
+    gwSum += await phase(gwCall, CONC_CALLS / 4);
+  }
+  const rawTp = rawSum / 4;
+  const gwTp = gwSum / 4;
+  record({ scenario: `${name} x${CONCURRENCY} throughput`, unit: 'calls/s', raw: rawTp, gateway: gwTp, ratio: gwTp / rawTp, target: '>= 0.75x', pass: gwTp / rawTp >= 0.75 });
+}
+
+/** Calls execute_query on a 1M-row query over raw HTTP, sampling the gateway's RSS while it runs. */
+async function bigResult(label, gw) {
+  const sql = 'SELECT number, toString(number) FROM system.numbers LIMIT 1000000';
+  const before = rssKb(gw.pid);
+  let peak = before;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, rssKb(gw.pid));
+  }, 5);
+  const started = performance.now();
+  const res = await fetch(`${gw.url}/`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'execute_query', arguments: { query: sql } } }),
+  });
+  const reader = res.body.getReader();
+  let ttfb;
+  let text = '';
+  const decoder = new TextDecoder();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    ttfb ??= performance.now() - started;
+    text += decoder.decode(value, { stream: true });
+  }
+  const totalMs = performance.now() - started;
+  clearInterval(sampler);
+  peak = Math.max(peak, rssKb(gw.pid));
+  const message = JSON.parse(text.split('\n').find((l) => l.startsWith('data: ')).slice(6));
+  const block = JSON.parse(message.result.content[0].text);
+  const growthMb = (peak - before) / 1024;
+  record({
+    scenario: `1M rows, ${label}: RSS growth`,
+    unit: 'MB',
+    gateway: growthMb,
+    target: '<= 50 MB',
+    pass: growthMb <= 50,
+    ttfb_ms: ttfb,
+    total_ms: totalMs,
+    rows_received: block.count,
+    truncated: block.truncated ?? null,
+    notice_block: message.result.content.length > 1,
+  });
+}
+
+async function main() {
+  ensureBuilt();
+  const stopClickHouse = ensureClickHouse();
+  const machine = `${cpus().length} cores (${cpus()[0]?.model.trim()}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
+  log(`machine: ${machine}`);
+  const raw = createClient({ url: CH_URL, keep_alive: { enabled: true } });
+  try {
+    // Boot to ready and idle RSS, median of 5 starts.
+    const boots = [];
+    let idle = 0;
+    for (let i = 0; i < 5; i++) {
+      const gw = await startGateway();
+      boots.push(gw.bootMs);
+      await new Promise((r) => setTimeout(r, 1000));
+      idle = Math.max(idle, rssKb(gw.pid) / 1024);
+      await gw.stop();
+    }
+    boots.sort((a, b) => a - b);
+    record({ scenario: 'boot to /readyz 200 (median of 5)', unit: 'ms', gateway: boots[2], target: '<= 1500 ms', pass: boots[2] <= 1500 });
+    record({ scenario: 'idle RSS after boot (max of 5)', unit: 'MB', gateway: idle, target: '<= 120 MB', pass: idle <= 120 });
+
+    const gw = await startGateway();
+    const mcp = await mcpClient(gw.url);
+    await sequential('SELECT 1', 'SELECT 1', raw, mcp);
+    await sequential('1000 rows', 'SELECT number, toString(number) FROM system.numbers LIMIT 1000', raw, mcp);
+    // 1000 rows needs the cap raised for a like-for-like comparison; the default cap is 500.
+    const mcps = await Promise.all(Array.from({ length: CONCURRENCY }, () => mcpClient(gw.url)));
+    await concurrent('SELECT 1', 'SELECT 1', raw, mcps);
+    await bigResult('default caps (500 rows / 50 KB)', gw);
+    await Promise.all([...mcps, mcp].map((c) => c.close()));
+    await gw.stop();
+
+    const raised = await startGateway(['--clickhouse-max-result-rows', '100000', '--clickhouse-max-result-bytes', '10000000']);
+    await bigResult('cap raised (100k rows / 10 MB)', raised);
+    await raised.stop();
+  } finally {
+    await raw.close();
+    stopClickHouse();
+  }
+
+  const fmt = (v) => (typeof v === 'number' ? v.toFixed(v < 10 ? 2 : 1) : v ?? '');
+  const rows = results.map((r) => [r.scenario, fmt(r.raw), fmt(r.gateway), r.unit, r.ratio ? `${r.ratio.toFixed(2)}x` : '', r.target, r.pass ? 'PASS' : 'FAIL']);
+  const header = ['scenario', 'raw', 'gateway', 'unit', 'ratio', 'target', 'result'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  const line = (cells) => `| ${cells.map((c, i) => String(c).padEnd(widths[i])).join(' | ')} |`;
+  process.stdout.write(`\nmachine: ${machine}\n${line(header)}\n|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|\n${rows.map(line).join('\n')}\n`);
+  process.exitCode = results.every((r) => r.pass) ? 0 : 1;
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench failed: ${err.stack ?? err}\n`);
+  process.exit(2);
+});
