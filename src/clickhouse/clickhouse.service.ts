@@ -297,7 +297,7 @@ export class ClickHouseService implements OnModuleInit, OnApplicationShutdown {
         } catch (err) {
           if (flight.abortKind) throw abortError(flight.abortKind, ctx, err);
           const error = toClickHouseError(err, ctx);
-          if (attempt < 2 && this.dropForbiddenSetting(error, pooled, prepared.own)) continue;
+          if (attempt < 2 && this.dropForbiddenSetting(error, pooled, prepared.own, sql)) continue;
           // A keep-alive socket the server had closed: one retry of a read is safe.
           if (!resetRetried && selectLike && conn.protocol === 'http' && isStaleSocket(err)) {
             resetRetried = true;
@@ -308,7 +308,7 @@ export class ClickHouseService implements OnModuleInit, OnApplicationShutdown {
         const status = res.http_status_code ?? 200;
         if (status !== 200 || res.response_headers['x-clickhouse-exception-code'] !== undefined) {
           const error = fromHttpError(status, await readText(res.stream, MAX_ERROR_BODY), ctx);
-          if (attempt < 2 && this.dropForbiddenSetting(error, pooled, prepared.own)) continue;
+          if (attempt < 2 && this.dropForbiddenSetting(error, pooled, prepared.own, sql)) continue;
           throw error;
         }
         return await this.readRows(res, flight, pooled, opts, ctx);
@@ -378,7 +378,7 @@ export class ClickHouseService implements OnModuleInit, OnApplicationShutdown {
         } catch (err) {
           if (flight.abortKind) throw abortError(flight.abortKind, ctx, err);
           const error = toClickHouseError(err, ctx);
-          if (attempt < 2 && this.dropForbiddenSetting(error, pooled, prepared.own)) continue;
+          if (attempt < 2 && this.dropForbiddenSetting(error, pooled, prepared.own, sql)) continue;
           throw error;
         }
         const status = res.http_status_code ?? 200;
@@ -392,7 +392,7 @@ export class ClickHouseService implements OnModuleInit, OnApplicationShutdown {
         if (flight.abortKind) throw abortError(flight.abortKind, ctx);
         if (status !== 200 || res.response_headers['x-clickhouse-exception-code'] !== undefined) {
           const error = fromHttpError(status, body, ctx);
-          if (attempt < 2 && this.dropForbiddenSetting(error, pooled, prepared.own)) continue;
+          if (attempt < 2 && this.dropForbiddenSetting(error, pooled, prepared.own, sql)) continue;
           throw error;
         }
         const trailing = trailingException(body);
@@ -439,7 +439,9 @@ export class ClickHouseService implements OnModuleInit, OnApplicationShutdown {
     if (!pooled.settingsForbidden) put(own, true);
     put(caller, false);
     if (!pooled.settingsForbidden) put(caps, true);
-    if (readOnly && !pooled.settingsForbidden && !pooled.readonlyForbidden) put({ readonly: '1' }, true);
+    // readonly=2: reads only, but settings may still change (a SETTINGS clause in the SQL, the caller's settings),
+    // except `readonly` itself. With readonly=1 modern servers refuse every SETTINGS clause; altinity-mcp sends none.
+    if (readOnly && !pooled.settingsForbidden && !pooled.readonlyForbidden) put({ readonly: '2' }, true);
     return { sql, settings, own: sentOwn };
   }
 
@@ -448,10 +450,13 @@ export class ClickHouseService implements OnModuleInit, OnApplicationShutdown {
    * readonly mode"). When x is one of the gateway's own settings, remember that for this client and retry
    * without them: the caps are still enforced while reading the rows.
    */
-  private dropForbiddenSetting(error: ClickHouseQueryError, pooled: PooledClient, own: Settings): boolean {
+  private dropForbiddenSetting(error: ClickHouseQueryError, pooled: PooledClient, own: Settings, sql: string): boolean {
     if (error.code !== 164) return false;
     const name = readonlySettingName(error.serverMessage);
     if (!name || !(name in own)) return false;
+    // The SQL may change settings itself (`SETTINGS readonly = 0`): a refusal of a setting the SQL names is
+    // the answer to the SQL, not proof that the profile is read-only, and must never switch our settings off.
+    if (new RegExp(`\\b${name}\\b`, 'i').test(sql)) return false;
     if (name === 'readonly') pooled.readonlyForbidden = true;
     else pooled.settingsForbidden = true;
     this.log.info(
@@ -494,6 +499,7 @@ export class ClickHouseService implements OnModuleInit, OnApplicationShutdown {
       callerSignal?.removeEventListener('abort', onCallerAbort);
     };
     this.flights.add(flight);
+    if (callerSignal?.aborted) this.abort(flight, 'cancelled');
     return flight;
   }
 

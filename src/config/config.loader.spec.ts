@@ -195,9 +195,9 @@ describe('precedence: flag > env > file > default, for every key', () => {
   });
 
   it('maps --openapi http|https onto server.openapi.*', () => {
-    expect(load(['--openapi', 'http']).config.server.openapi).toEqual({ enabled: true, tls: false });
-    expect(load([], { MCP_OPENAPI: 'https' }).config.server.openapi).toEqual({ enabled: true, tls: true });
-    expect(load(['--openapi', 'disable']).config.server.openapi).toEqual({ enabled: false, tls: false });
+    expect(load(['--openapi', 'http']).config.server.openapi).toEqual({ enabled: true, tls: false, allow_write_queries: false });
+    expect(load([], { MCP_OPENAPI: 'https' }).config.server.openapi).toEqual({ enabled: true, tls: true, allow_write_queries: false });
+    expect(load(['--openapi', 'disable']).config.server.openapi).toEqual({ enabled: false, tls: false, allow_write_queries: false });
   });
 
   it('reads the reload interval from --config-reload-time / CONFIG_RELOAD_TIME only', () => {

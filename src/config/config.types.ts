@@ -100,6 +100,16 @@ export interface OAuthConfig {
 export interface OpenApiConfig {
   enabled: boolean;
   tls: boolean;
+  /** Ours: `GET /openapi/execute_query` runs write statements too (altinity-mcp's behaviour); off by default. */
+  allow_write_queries: boolean;
+}
+
+/** Ours: per-client request limit on the MCP and OpenAPI routes. */
+export interface RateLimitConfig {
+  /** 0 = no limit. */
+  requests_per_minute: number;
+  /** Trusted reverse proxies in front of the gateway (X-Forwarded-For hops to skip from the right). */
+  proxy_hops: number;
 }
 
 export interface MetricsConfig {
@@ -117,6 +127,7 @@ export interface ServerConfig {
   jwe: JweConfig;
   oauth: OAuthConfig;
   openapi: OpenApiConfig;
+  rate_limit: RateLimitConfig;
   cors_origin: string;
   tool_input_settings: string[];
   blocked_query_clauses: string[];

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import {
   CallToolRequestSchema,
   ErrorCode,
@@ -35,6 +36,12 @@ export const SERVER_INSTRUCTIONS =
  */
 @Injectable()
 export class McpServerFactory {
+  /**
+   * The SDK builds a JSON-schema validator (Ajv) for every Server it constructs, which costs more than the rest
+   * of a small tool call; one instance serves every per-request server.
+   */
+  private readonly validator = new AjvJsonSchemaValidator();
+
   constructor(
     private readonly tools: McpToolsService,
     private readonly resources: McpResourcesService,
@@ -52,6 +59,7 @@ export class McpServerFactory {
           prompts: { listChanged: true },
         },
         instructions: SERVER_INSTRUCTIONS,
+        jsonSchemaValidator: this.validator,
       },
     );
     server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await this.tools.listTools(ctx) }));

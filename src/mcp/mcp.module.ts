@@ -17,6 +17,6 @@ import { McpHttpController } from './transports/mcp-http.controller.js';
   imports: [ClickHouseModule],
   controllers: [McpHttpController],
   providers: [McpServerFactory, McpToolsService, DynamicToolCatalog, SchemaTools, McpResourcesService, McpPromptsService],
-  exports: [McpServerFactory],
+  exports: [McpServerFactory, DynamicToolCatalog, SchemaTools],
 })
 export class McpModule {}

@@ -122,14 +122,19 @@ describe('ClickHouseService against ClickHouse 18.16', () => {
     await chQuery(`DROP TABLE IF EXISTS ${TABLE}_ro`);
   });
 
-  it('sends readonly=1 for a read-only connection and for readOnly queries', async () => {
+  it('sends readonly for a read-only connection and for readOnly queries (writes refused, SETTINGS clauses still work)', async () => {
     await service.command(connection(service), `CREATE TABLE IF NOT EXISTS ${TABLE}_ro2 (id UInt32) ENGINE = Memory`);
     const readOnlyConn = connection(service, { read_only: true });
     const e1 = await failure(service.command(readOnlyConn, `INSERT INTO ${TABLE}_ro2 VALUES (1)`));
     expect([e1.kind, e1.code]).toEqual(['readonly', 164]);
     const e2 = await failure(service.command(connection(service), `INSERT INTO ${TABLE}_ro2 VALUES (1)`, { readOnly: true }));
     expect([e2.kind, e2.code]).toEqual(['readonly', 164]);
-    expect((await service.query(readOnlyConn, 'SELECT 1 AS one')).rows).toEqual([[1]]);
+    expect((await service.query(readOnlyConn, 'SELECT 1 AS one SETTINGS max_threads = 1')).rows).toEqual([[1]]);
+    const escape = await failure(service.query(readOnlyConn, 'SELECT 1 SETTINGS readonly = 0'));
+    expect([escape.kind, escape.code]).toEqual(['readonly', 164]);
+    // ...and that refusal did not make the gateway stop sending readonly on this connection
+    const after = await failure(service.command(readOnlyConn, `INSERT INTO ${TABLE}_ro2 VALUES (2)`));
+    expect([after.kind, after.code]).toEqual(['readonly', 164]);
     await chQuery(`DROP TABLE IF EXISTS ${TABLE}_ro2`);
   });
 

@@ -69,7 +69,7 @@ describe('requests sent to ClickHouse', () => {
       result_overflow_mode: 'break',
       max_result_rows: '5',
       max_result_bytes: '100',
-      readonly: '1',
+      readonly: '2',
     });
     expect(url.searchParams.has('wait_end_of_query')).toBe(false); // rows are streamed
     expect(headers.authorization).toBe(`Basic ${Buffer.from('default:pw').toString('base64')}`);
@@ -123,6 +123,19 @@ describe('requests sent to ClickHouse', () => {
     const err = await service.query(conn({ username: 'rouser2' }), 'SELECT 1 AS x', { settings: { join_use_nulls: '1' } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ClickHouseQueryError);
     expect((err as ClickHouseQueryError).userMessage).toBe('ClickHouse refused to change the setting join_use_nulls: the user is read-only');
+  });
+
+  it('never stops sending readonly because the SQL itself tried to change it', async () => {
+    reply = (req) =>
+      /readonly = 0/.test(req.body) && req.url.searchParams.has('readonly')
+        ? { status: 500, body: "Code: 164, e.displayText() = DB::Exception: Cannot modify 'readonly' setting in readonly mode, e.what() = DB::Exception\n" }
+        : { status: 200, body: ONE_ROW };
+    const c = conn({ username: 'escaper' });
+    const err = await service.query(c, 'SELECT 1 SETTINGS readonly = 0', { readOnly: true }).catch((e: unknown) => e);
+    expect((err as ClickHouseQueryError).kind).toBe('readonly');
+    expect(seen).toHaveLength(1);
+    await service.query(c, 'SELECT 1 AS x', { readOnly: true });
+    expect(seen[1]!.url.searchParams.get('readonly')).toBe('2');
   });
 
   it('asks the server time zone once per client for DateTime columns without a zone', async () => {

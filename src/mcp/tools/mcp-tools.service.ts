@@ -179,7 +179,7 @@ export class McpToolsService {
 }
 
 /** altinity-mcp's inner error text: `failed to execute query: <what ClickHouse said>`. */
-function executionErrorText(err: unknown): string {
+export function executionErrorText(err: unknown): string {
   if (err instanceof ClickHouseQueryError) {
     const code = err.code !== undefined ? `code: ${err.code}${err.type ? ` (${err.type})` : ''}, ` : '';
     if (err.kind === 'unreachable' || err.kind === 'cancelled' || err.kind === 'timeout' || err.code === undefined) {

@@ -2,6 +2,8 @@ import type { ServerResponse } from 'node:http';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js';
 
+const SSE_HEADERS = { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' };
+
 /**
  * A stateless streamable-HTTP exchange: exactly one JSON-RPC message in, its answer out, written straight to
  * the Node response as a `text/event-stream` (as altinity-mcp answers). Server notifications emitted while the
@@ -30,16 +32,21 @@ export class SingleExchangeTransport implements Transport {
 
   async send(message: JSONRPCMessage, _options?: TransportSendOptions): Promise<void> {
     if (this.closed || this.res.writableEnded || this.res.destroyed) return;
+    const isAnswer = 'id' in message && message.id === this.requestId && ('result' in message || 'error' in message);
+    const event = `event: message\ndata: ${JSON.stringify(message)}\n\n`;
+    if (isAnswer && !this.headersSent) {
+      // The common case: no notification came first, so headers and the one event go out in a single write.
+      this.res.writeHead(200, SSE_HEADERS);
+      this.headersSent = true;
+      this.res.end(event);
+      await this.close();
+      return;
+    }
     if (!this.headersSent) {
-      this.res.writeHead(200, {
-        'Content-Type': 'text/event-stream',
-        'Cache-Control': 'no-cache',
-        Connection: 'keep-alive',
-      });
+      this.res.writeHead(200, SSE_HEADERS);
       this.headersSent = true;
     }
-    this.res.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
-    const isAnswer = 'id' in message && message.id === this.requestId && ('result' in message || 'error' in message);
+    this.res.write(event);
     if (isAnswer) {
       this.res.end();
       await this.close();

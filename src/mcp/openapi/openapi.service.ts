@@ -1,0 +1,214 @@
+import { Injectable } from '@nestjs/common';
+import { ClickHouseService } from '../../clickhouse/clickhouse.service.js';
+import type { TabularResult } from '../../clickhouse/clickhouse.types.js';
+import { ConfigStore } from '../../config/config.store.js';
+import type { GatewayConfig } from '../../config/config.types.js';
+import { effectiveLimits } from '../../config/effective-limits.js';
+import { GATEWAY_VERSION } from '../../version.js';
+import type { McpCallContext } from '../mcp-server.factory.js';
+import { checkBlockedClauses } from '../sql/blocked-clauses.js';
+import { checkNestingDepth, checkQueryLength, extractToolInputSettings, type ToolArguments } from '../tools/arguments.js';
+import { DynamicToolCatalog } from '../tools/dynamic-tool-catalog.js';
+import { buildInsertSql, buildViewCallSql, type DynamicTool, WRITE_DISABLED_READ_ONLY } from '../tools/dynamic-tools.js';
+import { executionErrorText } from '../tools/mcp-tools.service.js';
+import { formatQueryResultCompact, marshalFailedText, queryExecutionFailedText, UnsupportedValueError } from '../tools/result-format.js';
+import { SchemaTools } from '../tools/schema-tools.js';
+import { isReadOnlyStatement, isSelectQuery } from '../tools/select-guard.js';
+import { resolveToolDefinitions, type ResolvedTools } from '../tools/static-tools.js';
+import { renderOpenApiSchema } from './openapi-schema.js';
+
+/** One HTTP answer of the OpenAPI routes: JSON on success, Go `http.Error`-style text otherwise. */
+export interface OpenApiReply {
+  status: number;
+  body: string;
+  json: boolean;
+  /** `X-MCP-Truncated`: the cap that cut the result. */
+  truncated?: string;
+}
+
+/** The refusal text of a write statement on `GET /openapi/execute_query` (altinity-mcp's read-only wording). */
+export const OPENAPI_READ_ONLY_REJECTION = 'Query rejected: read-only mode allows only SELECT/WITH/SHOW/DESC/EXISTS/EXPLAIN statements';
+
+/** altinity-mcp's body for statements without a result set (as `write_query` answers). */
+const STATUS_OK: Pick<TabularResult, 'columns' | 'types' | 'rows'> = { columns: ['status'], types: ['String'], rows: [['OK']] };
+
+const text = (status: number, message: string): OpenApiReply => ({ status, body: `${message}\n`, json: false });
+
+function resultReply(result: Pick<TabularResult, 'columns' | 'types' | 'rows' | 'truncated'>): OpenApiReply {
+  try {
+    const reply: OpenApiReply = { status: 200, body: formatQueryResultCompact(result), json: true };
+    if (result.truncated) reply.truncated = result.truncated.reason;
+    return reply;
+  } catch (err) {
+    // Go writes a 200 with an empty body here (the encoder fails before writing); an error is more useful.
+    if (err instanceof UnsupportedValueError) return text(500, marshalFailedText(err));
+    throw err;
+  }
+}
+
+/**
+ * altinity-mcp's OpenAPI mode (GPT Actions): the schema document, `execute_query` over GET, and the dynamic
+ * tools over POST — same statuses and texts, with the caller's connection context and the same
+ * per-identity dynamic-tool catalog as MCP. Differences from Go, all deliberate:
+ *  - `GET /openapi/execute_query` is read-only unless `server.openapi.allow_write_queries` (Go runs any SQL
+ *    unless `read_only`), with the statement guard of `execute_query` and ClickHouse `readonly`;
+ *  - `max_query_length` and the nesting-depth limit apply to it (Go checks neither here);
+ *  - dynamic write tools run their INSERT (Go sends `SELECT * FROM db.table(…)`, which always fails), and
+ *    argument values are checked as in MCP (`Invalid argument "id": …` 400) instead of Go's silent `0`/`''`.
+ */
+@Injectable()
+export class OpenApiService {
+  private readonly resolved = new WeakMap<GatewayConfig, ResolvedTools>();
+
+  constructor(
+    private readonly config: ConfigStore,
+    private readonly clickhouse: ClickHouseService,
+    private readonly catalog: DynamicToolCatalog,
+    private readonly schemaTools: SchemaTools,
+  ) {}
+
+  /** The caller's dynamic tools: the very list (and cache entry) MCP `tools/list` uses. Never throws. */
+  async dynamicTools(ctx: McpCallContext, cfg: GatewayConfig = this.config.current): Promise<DynamicTool[]> {
+    let set = this.resolved.get(cfg);
+    if (!set) {
+      set = resolveToolDefinitions(cfg); // warnings are logged by the MCP tools service, which resolves the same config
+      this.resolved.set(cfg, set);
+    }
+    if (set.dynamicRules.length === 0) return [];
+    const reserved = [...set.static, ...(cfg.server.schema_tools ? this.schemaTools.names() : [])];
+    const tools = await this.catalog.tools(ctx, cfg, set.dynamicRules, reserved);
+    // `/openapi/execute_query` is always the static operation.
+    return tools.filter((t) => t.name !== 'execute_query');
+  }
+
+  /** `GET /openapi` (and every other path below it that is not an operation): the schema document. */
+  async schema(ctx: McpCallContext, host: string): Promise<OpenApiReply> {
+    const cfg = this.config.current;
+    const tools = await this.dynamicTools(ctx, cfg);
+    const body = renderOpenApiSchema({
+      version: GATEWAY_VERSION,
+      tls: cfg.server.openapi.tls,
+      host,
+      toolInputSettings: cfg.server.tool_input_settings,
+      tools,
+    });
+    return { status: 200, body, json: true };
+  }
+
+  /** `GET /openapi/execute_query?query=…` (the caller has checked the method). */
+  async executeQuery(ctx: McpCallContext, params: URLSearchParams): Promise<OpenApiReply> {
+    const cfg = this.config.current;
+    const query = params.get('query') ?? '';
+    if (query === '') return text(400, 'Query parameter is required');
+
+    const allowWrites = cfg.server.openapi.allow_write_queries && !cfg.clickhouse.read_only;
+    if (!allowWrites && !isReadOnlyStatement(query)) return text(400, OPENAPI_READ_ONLY_REJECTION);
+    const limits = effectiveLimits(cfg.clickhouse);
+    const tooLong = checkQueryLength(query, limits.maxQueryLength) ?? checkNestingDepth(query);
+    if (tooLong) return text(400, tooLong);
+    const blocked = await checkBlockedClauses(query, cfg.server.blocked_query_clauses);
+    if (!blocked.ok) return text(400, blocked.message);
+
+    // Settings come from query parameters named in the allowlist (non-empty values only), as in Go.
+    let settings: Record<string, string> | undefined;
+    for (const name of cfg.server.tool_input_settings) {
+      const value = params.get(name);
+      if (value) (settings ??= {})[name] = value;
+    }
+
+    const conn = this.clickhouse.connectionFromConfig(cfg.clickhouse, ctx.connection.clickhouse);
+    try {
+      if (!allowWrites || isSelectQuery(query)) {
+        const result = await this.clickhouse.query(conn, query, {
+          signal: ctx.signal,
+          settings,
+          readOnly: !allowWrites || cfg.clickhouse.read_only,
+          maxRows: limits.maxResultRows,
+          maxBytes: limits.maxResultBytes,
+        });
+        return resultReply(result);
+      }
+      await this.clickhouse.command(conn, query, { signal: ctx.signal, settings });
+      return resultReply(STATUS_OK);
+    } catch (err) {
+      // Go does not shorten this one (it does for the dynamic tools).
+      return text(500, `Query execution failed: ${executionErrorText(err)}`);
+    }
+  }
+
+  /**
+   * `POST /openapi/<tool>`: runs a dynamic tool with the JSON body as its arguments. Undefined when the caller
+   * has no tool of that name (the caller answers `404 page not found`).
+   */
+  async callTool(ctx: McpCallContext, name: string, readBody: () => Promise<Buffer>): Promise<OpenApiReply | undefined> {
+    const cfg = this.config.current;
+    const tool = (await this.dynamicTools(ctx, cfg)).find((t) => t.name === name);
+    if (!tool) return undefined;
+
+    const parsed = parseJsonObject(await readBody());
+    if (!parsed.ok) return text(400, 'Invalid JSON body');
+    const body = parsed.value;
+
+    let settings: Record<string, string> | undefined;
+    if (cfg.server.tool_input_settings.length > 0) {
+      const extracted = extractToolInputSettings(body, cfg.server.tool_input_settings);
+      if (!extracted.ok) return text(400, extracted.message);
+      settings = extracted.value;
+    }
+    // Declared parameters only (Go ignores other keys); the first missing required one is reported.
+    const args: ToolArguments = {};
+    for (const p of tool.params) {
+      if (Object.hasOwn(body, p.name)) Object.defineProperty(args, p.name, { value: body[p.name], enumerable: true });
+      else if (p.required) return text(400, `Missing required parameter: ${p.name}`);
+    }
+
+    const conn = this.clickhouse.connectionFromConfig(cfg.clickhouse, ctx.connection.clickhouse);
+    if (tool.kind === 'write') {
+      if (cfg.clickhouse.read_only) return text(403, WRITE_DISABLED_READ_ONLY);
+      const sql = buildInsertSql(tool.database, tool.table, tool.params, args);
+      if (!sql.ok) return text(400, `Failed to build query: ${sql.message}`);
+      const blocked = await checkBlockedClauses(sql.value, cfg.server.blocked_query_clauses);
+      if (!blocked.ok) return text(400, blocked.message);
+      try {
+        await this.clickhouse.command(conn, sql.value, { signal: ctx.signal, settings });
+        return resultReply(STATUS_OK);
+      } catch (err) {
+        return text(500, queryExecutionFailedText(executionErrorText(err)));
+      }
+    }
+
+    const sql = buildViewCallSql(tool.database, tool.table, tool.params, args);
+    if (!sql.ok) return text(400, sql.message);
+    const limits = effectiveLimits(cfg.clickhouse);
+    try {
+      const result = await this.clickhouse.query(conn, sql.value, {
+        signal: ctx.signal,
+        settings,
+        readOnly: true,
+        maxRows: limits.maxResultRows,
+        maxBytes: limits.maxResultBytes,
+      });
+      return resultReply(result);
+    } catch (err) {
+      return text(500, queryExecutionFailedText(executionErrorText(err)));
+    }
+  }
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Go's `json.NewDecoder(r.Body).Decode(&map[string]interface{})`: an object, or `null` (an empty map);
+ * anything else — empty body, invalid JSON or UTF-8, arrays, scalars — is invalid.
+ */
+function parseJsonObject(body: Buffer): { ok: true; value: ToolArguments } | { ok: false } {
+  let value: unknown;
+  try {
+    value = JSON.parse(utf8.decode(body));
+  } catch {
+    return { ok: false };
+  }
+  if (value === null) return { ok: true, value: {} };
+  if (typeof value !== 'object' || Array.isArray(value)) return { ok: false };
+  return { ok: true, value: value as ToolArguments };
+}
