@@ -8,7 +8,9 @@ import { ConfigModule } from './config/config.module.js';
 import type { BootConfig } from './config/config.store.js';
 import { HealthModule } from './health/health.module.js';
 import { McpModule } from './mcp/mcp.module.js';
+import { OpenApiModule } from './mcp/openapi/openapi.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
+import { RateLimitModule } from './rate-limit/rate-limit.module.js';
 
 /**
  * The only place that wires capabilities together. Arrows point one way: config is a leaf, the ClickHouse
@@ -27,6 +29,9 @@ export class AppModule {
         MetricsModule,
         ClickHouseModule,
         HealthModule,
+        RateLimitModule,
+        // Before McpModule: its routes must be matched ahead of the MCP catch-all.
+        OpenApiModule.forRoot(boot),
         McpModule,
       ],
     };

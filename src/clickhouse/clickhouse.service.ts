@@ -168,6 +168,20 @@ export class ClickHouseService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
+  /**
+   * Runs `sql`, and `legacySql` instead when the server lacks a column or identifier the first one names —
+   * how metadata queries stay compatible with old servers (18.16's `system.tables` has no `comment`,
+   * `system.columns` no `position`).
+   */
+  async queryCompatible(conn: ConnectionSpec, sql: string, legacySql: string, opts: QueryOptions = {}): Promise<TabularResult> {
+    try {
+      return await this.query(conn, sql, opts);
+    } catch (err) {
+      if (!(err instanceof ClickHouseQueryError) || (err.code !== 47 && err.code !== 16)) throw err;
+      return this.query(conn, legacySql, opts);
+    }
+  }
+
   /** Runs a statement without a result set (INSERT, CREATE, ALTER, DROP…). Waits for the end of it on the server. */
   async command(conn: ConnectionSpec, sql: string, opts: CommandOptions = {}): Promise<CommandResult> {
     const started = performance.now();

@@ -1,19 +1,19 @@
 import { Injectable } from '@nestjs/common';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { Protocol } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import {
-  CallToolRequestSchema,
-  ErrorCode,
   GetPromptRequestSchema,
   ListPromptsRequestSchema,
   ListResourcesRequestSchema,
   ListResourceTemplatesRequestSchema,
   ListToolsRequestSchema,
-  McpError,
   ReadResourceRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
 import type { RequestConnectionContext } from '../common/request-context.js';
 import { GATEWAY_VERSION } from '../version.js';
+import { fromSchemaError, invalidParams } from './json-rpc-error.js';
 import { McpPromptsService } from './prompts/mcp-prompts.service.js';
 import { McpResourcesService } from './resources/mcp-resources.service.js';
 import { McpToolsService } from './tools/mcp-tools.service.js';
@@ -24,6 +24,17 @@ export interface McpCallContext {
   /** Aborted when the caller goes away: HTTP disconnect, SSE close, shutdown. */
   signal: AbortSignal;
 }
+
+/**
+ * `tools/call` as far as the protocol layer checks it: a string `name`; `arguments` is left to the tools
+ * service, which answers a non-object with altinity-mcp's tool error (`failed to parse tool arguments: …`).
+ */
+const CallToolRequestLooseSchema = z.object({
+  method: z.literal('tools/call'),
+  params: z.looseObject({ name: z.string(), arguments: z.unknown().optional() }),
+});
+
+type RequestHandler = (request: unknown, extra: unknown) => Promise<unknown>;
 
 export const SERVER_NAME = 'Altinity ClickHouse MCP Server';
 export const SERVER_INSTRUCTIONS =
@@ -63,12 +74,18 @@ export class McpServerFactory {
       },
     );
     server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await this.tools.listTools(ctx) }));
-    server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
-      const signal = AbortSignal.any([ctx.signal, extra.signal]);
-      const result = await this.tools.callTool({ ...ctx, signal }, request.params.name, request.params.arguments);
-      if (result === undefined) throw new McpError(ErrorCode.InvalidParams, `unknown tool "${request.params.name}"`);
-      return result;
-    });
+    // Registered with the protocol layer directly: the SDK Server's own tools/call wrapper would refuse a
+    // non-object `arguments` with a schema dump before the tool could answer it.
+    Protocol.prototype.setRequestHandler.call(
+      server,
+      CallToolRequestLooseSchema as never,
+      (async (request: z.infer<typeof CallToolRequestLooseSchema>, extra: { signal: AbortSignal }) => {
+        const signal = AbortSignal.any([ctx.signal, extra.signal]);
+        const result = await this.tools.callTool({ ...ctx, signal }, request.params.name, request.params.arguments);
+        if (result === undefined) throw invalidParams(`unknown tool "${request.params.name}"`);
+        return result;
+      }) as never,
+    );
     server.setRequestHandler(ListResourcesRequestSchema, async () => ({ resources: this.resources.listResources() }));
     server.setRequestHandler(ListResourceTemplatesRequestSchema, async () => ({
       resourceTemplates: this.resources.listTemplates(),
@@ -80,6 +97,26 @@ export class McpServerFactory {
     server.setRequestHandler(GetPromptRequestSchema, async (request) =>
       this.prompts.get(request.params.name, request.params.arguments ?? {}),
     );
+    answerBadParamsAsInvalidParams(server);
     return server;
+  }
+}
+
+/**
+ * Wraps every request handler of the server (the SDK's built-ins such as initialize and logging/setLevel
+ * included) so that a request whose params fail the SDK's schema gets `-32602 Invalid params` with a readable
+ * line instead of `-32603 Internal error` carrying a JSON dump of the schema issues.
+ */
+function answerBadParamsAsInvalidParams(server: Server): void {
+  const handlers = (server as unknown as { _requestHandlers?: Map<string, RequestHandler> })._requestHandlers;
+  if (!(handlers instanceof Map)) return;
+  for (const [method, handler] of handlers) {
+    handlers.set(method, async (request, extra) => {
+      try {
+        return await handler(request, extra);
+      } catch (err) {
+        throw fromSchemaError(err) ?? err;
+      }
+    });
   }
 }

@@ -94,14 +94,14 @@ export function rawToolCall(baseUrl: string, name: string, args: unknown): Promi
   return rpc(baseUrl, 'tools/call', args === undefined ? { name } : { name, arguments: args });
 }
 
-export interface ToolResultLike {
-  content?: unknown;
-  isError?: boolean;
-}
+/** A tools/call result as the SDK client types it (a union that includes the legacy `toolResult` form). */
+export type ToolResultLike = object;
+
+const asResult = (r: ToolResultLike) => r as { content?: unknown; isError?: boolean };
 
 /** The texts of a tool result's content blocks. */
 export function texts(result: ToolResultLike): string[] {
-  const content = result.content as Array<{ type: string; text?: string }>;
+  const content = asResult(result).content as Array<{ type: string; text?: string }>;
   expect(Array.isArray(content)).toBe(true);
   for (const block of content) expect(block.type).toBe('text');
   return content.map((b) => b.text ?? '');
@@ -109,7 +109,7 @@ export function texts(result: ToolResultLike): string[] {
 
 /** Asserts an isError tool result with exactly one text block and returns that text. */
 export function errorText(result: ToolResultLike): string {
-  expect(result.isError).toBe(true);
+  expect(asResult(result).isError).toBe(true);
   const t = texts(result);
   expect(t).toHaveLength(1);
   return t[0]!;
@@ -117,7 +117,7 @@ export function errorText(result: ToolResultLike): string {
 
 /** Asserts a successful tool result and returns the parsed JSON of its first block. */
 export function okJson(result: ToolResultLike): any {
-  if (result.isError) throw new Error(`tool failed: ${texts(result).join('\n')}`);
+  if (asResult(result).isError) throw new Error(`tool failed: ${texts(result).join('\n')}`);
   return JSON.parse(texts(result)[0]!);
 }
 

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { ErrorCode, type GetPromptResult, McpError, type Prompt } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode, type GetPromptResult, type Prompt } from '@modelcontextprotocol/sdk/types.js';
+import { JsonRpcError } from '../json-rpc-error.js';
 
 const EXPLORE: Prompt = {
   name: 'explore_database',
@@ -22,7 +23,7 @@ export class McpPromptsService {
   }
 
   get(name: string, args: Record<string, string>): GetPromptResult {
-    if (name !== EXPLORE.name) throw new McpError(ErrorCode.InvalidParams, `unknown prompt "${name}"`);
+    if (name !== EXPLORE.name) throw new JsonRpcError(ErrorCode.InvalidParams, `unknown prompt "${name}"`);
     const database = args.database?.trim() || 'the configured database';
     const question = args.question?.trim();
     const text = [

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { ErrorCode, McpError, type ReadResourceResult, type Resource, type ResourceTemplate } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode, type ReadResourceResult, type Resource, type ResourceTemplate } from '@modelcontextprotocol/sdk/types.js';
+import { JsonRpcError } from '../json-rpc-error.js';
 import { ClickHouseQueryError } from '../../clickhouse/clickhouse-error.js';
 import { ClickHouseService } from '../../clickhouse/clickhouse.service.js';
 import { ConfigStore } from '../../config/config.store.js';
@@ -55,7 +56,7 @@ export class McpResourcesService {
   async read(ctx: McpCallContext, uri: string): Promise<ReadResourceResult> {
     if (uri === SCHEMA_URI) return this.readSchema(ctx);
     if (uri.startsWith('clickhouse://table/')) return this.readTable(ctx, uri);
-    throw new McpError(ErrorCode.InvalidParams, `unknown resource "${uri}"; resources: ${SCHEMA_URI}, ${TABLE_TEMPLATE.uriTemplate}`);
+    throw new JsonRpcError(ErrorCode.InvalidParams, `unknown resource "${uri}"; resources: ${SCHEMA_URI}, ${TABLE_TEMPLATE.uriTemplate}`);
   }
 
   private connection(ctx: McpCallContext) {
@@ -71,7 +72,7 @@ export class McpResourcesService {
       });
       rows = result.rows;
     } catch (err) {
-      throw new McpError(ErrorCode.InternalError, `failed to get schema: ${describe(err)}`);
+      throw new JsonRpcError(ErrorCode.InternalError, `failed to get schema: ${describe(err)}`);
     }
     const tables = rows.map(([name, database, engine]) => ({ name, database, engine }));
     return { contents: [{ uri: SCHEMA_URI, mimeType: 'application/json', text: structJson({ tables, count: tables.length }) }] };
@@ -80,27 +81,21 @@ export class McpResourcesService {
   private async readTable(ctx: McpCallContext, uri: string): Promise<ReadResourceResult> {
     // altinity-mcp's parsing: at least five `/` parts, database = second-to-last, table = last.
     const parts = uri.split('/');
-    const database = parts.length >= 5 ? decodeURIComponent(parts[parts.length - 2]!) : '';
-    const table = parts.length >= 5 ? decodeURIComponent(parts[parts.length - 1]!) : '';
-    if (!database || !table) throw new McpError(ErrorCode.InvalidParams, `invalid table URI format: ${uri}`);
+    const database = parts.length >= 5 ? decodeSegment(parts[parts.length - 2]!) : '';
+    const table = parts.length >= 5 ? decodeSegment(parts[parts.length - 1]!) : '';
+    if (!database || !table) throw new JsonRpcError(ErrorCode.InvalidParams, `invalid table URI format: ${uri}`);
     const where = `FROM system.columns WHERE database = ${sqlString(database)} AND table = ${sqlString(table)}`;
     const sql = `SELECT ${COLUMN_FIELDS.join(', ')} ${where} ORDER BY position`;
     let rows: unknown[][];
     try {
-      const conn = this.connection(ctx);
-      const opts = { signal: ctx.signal, readOnly: true };
-      try {
-        rows = (await this.clickhouse.query(conn, sql, opts)).rows;
-      } catch (err) {
-        // ClickHouse 18.16 has no system.columns.position; its rows already come in definition order.
-        if (!(err instanceof ClickHouseQueryError) || (err.code !== 47 && err.code !== 16)) throw err;
-        rows = (await this.clickhouse.query(conn, `SELECT ${COLUMN_FIELDS.join(', ')} ${where}`, opts)).rows;
-      }
+      // ClickHouse 18.16 has no system.columns.position; its rows already come in definition order.
+      const legacySql = `SELECT ${COLUMN_FIELDS.join(', ')} ${where}`;
+      rows = (await this.clickhouse.queryCompatible(this.connection(ctx), sql, legacySql, { signal: ctx.signal, readOnly: true })).rows;
     } catch (err) {
-      throw new McpError(ErrorCode.InternalError, `failed to get table structure: ${truncateErrorForClient(describe(err))}`);
+      throw new JsonRpcError(ErrorCode.InternalError, `failed to get table structure: ${truncateErrorForClient(describe(err))}`);
     }
     if (rows.length === 0) {
-      throw new McpError(ErrorCode.InvalidParams, `failed to get table structure: \`${database}\`.\`${table}\` columns not found`);
+      throw new JsonRpcError(ErrorCode.InvalidParams, `failed to get table structure: \`${database}\`.\`${table}\` columns not found`);
     }
     const columns = rows.map((row) => Object.fromEntries(COLUMN_FIELDS.map((f, i) => [f, row[i]])));
     return { contents: [{ uri, mimeType: 'application/json', text: structJson(columns) }] };
@@ -123,6 +118,15 @@ function structJson(value: unknown, level = 0): string {
     return `{${entries.map(([k, v]) => `${pad(level + 1)}${goJsonString(k)}: ${structJson(v, level + 1)}`).join(',')}${pad(level)}}`;
   }
   return goJsonValue(value);
+}
+
+/** A percent-decoded URI segment; a malformed escape (`%zz`) makes it empty, i.e. an invalid URI. */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return '';
+  }
 }
 
 function describe(err: unknown): string {

@@ -1,8 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
-import { ClickHouseQueryError } from '../../clickhouse/clickhouse-error.js';
 import { ClickHouseService } from '../../clickhouse/clickhouse.service.js';
-import type { ConnectionSpec, TabularResult } from '../../clickhouse/clickhouse.types.js';
+import type { ConnectionSpec } from '../../clickhouse/clickhouse.types.js';
 import { ROOT_LOGGER } from '../../common/logging/logging.module.js';
 import type { GatewayConfig } from '../../config/config.types.js';
 import type { McpCallContext } from '../mcp-server.factory.js';
@@ -30,9 +29,6 @@ interface Entry {
   expires: number;
   tools: Promise<DynamicTool[]>;
 }
-
-/** ClickHouse 18.16 lacks `system.tables.comment` and `system.columns.position`: unknown column (47) or identifier. */
-const isMissingColumn = (err: unknown): boolean => err instanceof ClickHouseQueryError && (err.code === 47 || err.code === 16);
 
 /**
  * Dynamic tools per caller identity and cluster. Unlike altinity-mcp (which discovers once, with the first
@@ -88,7 +84,7 @@ export class DynamicToolCatalog {
    */
   async discover(conn: ConnectionSpec, cfg: GatewayConfig, rules: readonly DynamicRule[], reserved: readonly string[]): Promise<DiscoveryResult> {
     const signal = AbortSignal.timeout(DISCOVERY_TIMEOUT_MS);
-    const read = (sql: string, fallback?: string) => this.rows(conn, sql, signal, fallback);
+    const read = (sql: string, legacySql: string) => this.rows(conn, sql, signal, legacySql);
     const hasRead = rules.some((r) => r.type === 'read');
     const wantsWrite = !cfg.clickhouse.read_only && rules.some((r) => r.type === 'write');
 
@@ -132,14 +128,7 @@ export class DynamicToolCatalog {
     });
   }
 
-  private async rows(conn: ConnectionSpec, sql: string, signal: AbortSignal, fallback?: string): Promise<unknown[][]> {
-    let result: TabularResult;
-    try {
-      result = await this.clickhouse.query(conn, sql, { signal, readOnly: true });
-    } catch (err) {
-      if (!fallback || !isMissingColumn(err)) throw err;
-      result = await this.clickhouse.query(conn, fallback, { signal, readOnly: true });
-    }
-    return result.rows;
+  private async rows(conn: ConnectionSpec, sql: string, signal: AbortSignal, legacySql: string): Promise<unknown[][]> {
+    return (await this.clickhouse.queryCompatible(conn, sql, legacySql, { signal, readOnly: true })).rows;
   }
 }

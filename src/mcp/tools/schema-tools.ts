@@ -74,8 +74,6 @@ function optionalInt(args: Args, name: string, min: number, max: number, fallbac
   return v;
 }
 
-const isMissingColumn = (err: unknown): boolean => err instanceof ClickHouseQueryError && (err.code === 47 || err.code === 16);
-
 /**
  * Schema discovery tools (`server.schema_tools: true`), which altinity-mcp users ask for (its issue #151) and
  * mcp-clickhouse offers: the model learns the schema without writing system-table SQL. They work on
@@ -106,14 +104,11 @@ export class SchemaTools {
     if (unknown) {
       return toolError(`argument "${unknown}" is not allowed; allowed arguments: ${allowed.length ? allowed.join(', ') : '(none)'}`);
     }
-    const rows = async (sql: string, fallback?: string): Promise<unknown[][]> => {
-      try {
-        return (await this.clickhouse.query(conn, sql, { signal, readOnly: true })).rows;
-      } catch (err) {
-        if (fallback && isMissingColumn(err)) return (await this.clickhouse.query(conn, fallback, { signal, readOnly: true })).rows;
-        throw err;
-      }
-    };
+    const rows = async (sql: string, legacySql?: string): Promise<unknown[][]> =>
+      (legacySql
+        ? await this.clickhouse.queryCompatible(conn, sql, legacySql, { signal, readOnly: true })
+        : await this.clickhouse.query(conn, sql, { signal, readOnly: true })
+      ).rows;
     try {
       const payload = await this.run(name, args, rows);
       return { content: [{ type: 'text', text: JSON.stringify(payload, null, 2) }] };

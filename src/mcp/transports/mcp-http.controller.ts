@@ -21,6 +21,8 @@ import { SingleExchangeTransport } from './single-exchange.transport.js';
 export class McpHttpController {
   private readonly log: Logger;
   private readonly sseSessions = new Map<string, { transport: SSEServerTransport; context: RequestConnectionContext }>();
+  /** Streamable-HTTP requests being answered, by {@link inFlightKey}, for `notifications/cancelled`. */
+  private readonly inFlight = new Map<string, Set<AbortController>>();
 
   constructor(
     private readonly config: ConfigStore,
@@ -61,8 +63,13 @@ export class McpHttpController {
       res.status(parsed.status).type('application/json').send(jsonRpcErrorBody(parsed.code, parsed.message, parsed.id ?? null));
       return;
     }
+    const context = getRequestContext(req) ?? { requestId: String(res.getHeader('x-request-id') ?? randomUUID()), identity: STATIC_IDENTITY, clickhouse: {} };
     if (parsed.id === undefined || !('method' in parsed.message)) {
-      // Notifications and client responses need no answer over stateless HTTP.
+      // Notifications and client responses need no answer over stateless HTTP; a cancellation reaches the
+      // request it names (SDK clients cancel this way and keep the original POST open).
+      if ('method' in parsed.message && parsed.message.method === 'notifications/cancelled') {
+        this.cancelInFlight(context, parsed.message.params?.requestId);
+      }
       res.status(202).end();
       return;
     }
@@ -71,7 +78,10 @@ export class McpHttpController {
     res.on('close', () => {
       if (!res.writableFinished) abort.abort(new Error('the client closed the connection'));
     });
-    const context = getRequestContext(req) ?? { requestId: String(res.getHeader('x-request-id') ?? randomUUID()), identity: STATIC_IDENTITY, clickhouse: {} };
+    const flightKey = inFlightKey(context, parsed.id);
+    const flights = this.inFlight.get(flightKey) ?? new Set<AbortController>();
+    flights.add(abort);
+    this.inFlight.set(flightKey, flights);
     const mcpServer = this.factory.create({ connection: context, signal: abort.signal });
     const transport = new SingleExchangeTransport(res as unknown as ServerResponse, parsed.id);
     try {
@@ -82,8 +92,22 @@ export class McpHttpController {
       this.log.error({ err: (err as Error).message, request_id: context.requestId }, 'MCP request failed');
       if (!res.headersSent) res.status(500).type('application/json').send(jsonRpcErrorBody(-32603, 'Internal error', parsed.id));
     } finally {
+      flights.delete(abort);
+      if (flights.size === 0 && this.inFlight.get(flightKey) === flights) this.inFlight.delete(flightKey);
       void mcpServer.close().catch(() => undefined);
     }
+  }
+
+  /**
+   * Aborts the in-flight request of this caller with the given JSON-RPC id. Stateless HTTP has no session to
+   * scope ids by, so requests are keyed by caller identity (and cluster) plus id; when two requests of the
+   * same identity share the id, neither is cancelled rather than risk ending another client's query.
+   */
+  private cancelInFlight(context: RequestConnectionContext, requestId: unknown): void {
+    if (typeof requestId !== 'string' && typeof requestId !== 'number') return;
+    const flights = this.inFlight.get(inFlightKey(context, requestId));
+    if (!flights || flights.size !== 1) return;
+    for (const abort of flights) abort.abort(new Error('the client cancelled the request'));
   }
 
   private async handleSse(req: Request, res: Response): Promise<void> {
@@ -142,4 +166,8 @@ export class McpHttpController {
     for (const { transport } of this.sseSessions.values()) void transport.close();
     this.sseSessions.clear();
   }
+}
+
+function inFlightKey(context: RequestConnectionContext, id: string | number): string {
+  return `${context.identity.cacheKey}\u0000${context.cluster ?? ''}\u0000${typeof id}:${id}`;
 }

@@ -1,0 +1,153 @@
+import { randomUUID } from 'node:crypto';
+import { All, Controller, Inject, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import type { Logger } from 'pino';
+import { ROOT_LOGGER } from '../../common/logging/logging.module.js';
+import { getRequestContext, STATIC_IDENTITY } from '../../common/request-context.js';
+import { ConfigStore } from '../../config/config.store.js';
+import { RateLimitTextBody } from '../../rate-limit/rate-limit.decorators.js';
+import type { McpCallContext } from '../mcp-server.factory.js';
+import { BodyTooLargeError, checkHostAndOrigin, readBody } from '../transports/http-checks.js';
+import { OpenApiService, type OpenApiReply } from './openapi.service.js';
+
+const EXECUTE_QUERY_PATH = '/openapi/execute_query';
+const TOOL_PREFIX = '/openapi/';
+
+/** Go's `http.Error`: text/plain, nosniff, the message and a newline. */
+function sendText(res: Response, status: number, message: string): void {
+  send(res, { status, body: `${message}\n`, json: false });
+}
+
+function send(res: Response, reply: OpenApiReply): void {
+  res.statusCode = reply.status;
+  if (reply.json) {
+    res.setHeader('Content-Type', 'application/json');
+  } else {
+    res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+  }
+  if (reply.truncated) res.setHeader('X-MCP-Truncated', reply.truncated);
+  res.setHeader('Content-Length', Buffer.byteLength(reply.body));
+  res.end(reply.body);
+}
+
+/**
+ * altinity-mcp's OpenAPI routes (`--openapi http|https`, no-auth layout): `/openapi` and every path below it.
+ * Dispatch as in Go's `OpenAPIHandler`, after one trailing slash is stripped: a path ending in
+ * `/openapi/execute_query` runs SQL (GET only, else `405 Method not allowed`); a POST to `/openapi/<tool>` runs
+ * that dynamic tool (`404 page not found` when the caller has none of that name); anything else — including
+ * GET `/openapi/list_tables` and `/openapi/describe_table` — returns the schema document.
+ *
+ * Registered only when `server.openapi.enabled` is on at boot (restart-only key), and before the MCP catch-all,
+ * so with OpenAPI off these paths are MCP endpoints exactly as before. The endpoints that run SQL get the
+ * same Host/Origin (DNS-rebinding) check as MCP; the schema document does not (it runs no caller SQL and
+ * must answer under the public Host name a GPT Action uses).
+ *
+ * JWE mode (later): the auth layer adds `/{token}/openapi/...` and fills the connection context; the schema
+ * then takes the `/{jwe_token}` prefix.
+ */
+@Controller()
+@RateLimitTextBody()
+export class OpenApiController {
+  private readonly log: Logger;
+
+  constructor(
+    private readonly openapi: OpenApiService,
+    private readonly config: ConfigStore,
+    @Inject(ROOT_LOGGER) logger: Logger,
+  ) {
+    this.log = logger.child({ context: 'openapi' });
+  }
+
+  @All('openapi')
+  root(@Req() req: Request, @Res() res: Response): Promise<void> {
+    return this.handle(req, res);
+  }
+
+  @All('openapi/{*rest}')
+  below(@Req() req: Request, @Res() res: Response): Promise<void> {
+    return this.handle(req, res);
+  }
+
+  private async handle(req: Request, res: Response): Promise<void> {
+    const rawUrl = req.originalUrl ?? req.url;
+    const queryStart = rawUrl.indexOf('?');
+    const params = new URLSearchParams(queryStart >= 0 ? rawUrl.slice(queryStart + 1) : '');
+    const path = stripOneTrailingSlash(decodePath(req.path));
+
+    if (path.endsWith(EXECUTE_QUERY_PATH)) {
+      if (req.method !== 'GET') return sendText(res, 405, 'Method not allowed');
+      if (this.refused(req, res)) return;
+      return send(res, await this.openapi.executeQuery(this.callContext(req, res), params));
+    }
+
+    if (path.startsWith(TOOL_PREFIX) && req.method === 'POST') {
+      if (this.refused(req, res)) return;
+      const name = trimSlashes(path.slice(TOOL_PREFIX.length));
+      const limit = this.config.boot.server.max_body_bytes;
+      const body = () =>
+        readBody(req, limit).catch((err: unknown) => {
+          throw err instanceof BodyTooLargeError ? err : new BodyReadError((err as Error)?.message ?? String(err));
+        });
+      let reply: OpenApiReply | undefined;
+      try {
+        reply = await this.openapi.callTool(this.callContext(req, res), name, body);
+      } catch (err) {
+        if (err instanceof BodyTooLargeError) {
+          res.setHeader('Connection', 'close');
+          return sendText(res, 413, `Request body too large (limit ${limit} bytes)`);
+        }
+        if (!(err instanceof BodyReadError)) throw err;
+        this.log.debug({ reason: err.message }, 'OpenAPI request body could not be read');
+        if (!res.destroyed) sendText(res, 400, 'Invalid JSON body');
+        return;
+      }
+      return reply ? send(res, reply) : sendText(res, 404, '404 page not found');
+    }
+
+    return send(res, await this.openapi.schema(this.callContext(req, res), req.headers.host ?? ''));
+  }
+
+  /** The DNS-rebinding guard of the MCP routes, answered in Go's text style. */
+  private refused(req: Request, res: Response): boolean {
+    const refusal = checkHostAndOrigin(req, this.config.current.server);
+    if (!refusal) return false;
+    sendText(res, refusal.status, refusal.message);
+    return true;
+  }
+
+  /** The caller's connection context (filled by auth guards later) and a signal that fires if the client leaves. */
+  private callContext(req: Request, res: Response): McpCallContext {
+    const abort = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) abort.abort(new Error('the client closed the connection'));
+    });
+    const connection = getRequestContext(req) ?? {
+      requestId: String(res.getHeader('x-request-id') ?? randomUUID()),
+      identity: STATIC_IDENTITY,
+      clickhouse: {},
+    };
+    return { connection, signal: abort.signal };
+  }
+}
+
+class BodyReadError extends Error {}
+
+/** The path as Go routes it (`r.URL.Path` is percent-decoded); undecodable text is kept as it is. */
+function decodePath(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
+}
+
+/** altinity-mcp's `stripTrailingSlash`: one trailing `/` removed from any path but `/`. */
+function stripOneTrailingSlash(path: string): string {
+  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+}
+
+/** Go's `strings.Trim(s, "/")`. */
+function trimSlashes(s: string): string {
+  return s.replace(/^\/+|\/+$/g, '');
+}

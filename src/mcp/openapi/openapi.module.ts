@@ -1,0 +1,24 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { ClickHouseModule } from '../../clickhouse/clickhouse.module.js';
+import type { BootConfig } from '../../config/config.store.js';
+import { McpModule } from '../mcp.module.js';
+import { OpenApiController } from './openapi.controller.js';
+import { OpenApiService } from './openapi.service.js';
+
+/**
+ * altinity-mcp's OpenAPI mode (GPT Actions). `server.openapi.enabled` is restart-only, so the routes exist or
+ * not for the life of the process: when off, nothing is registered and `/openapi…` stays an MCP path (the
+ * catch-all). AppModule must import this module before McpModule, so these routes are matched first.
+ */
+@Module({})
+export class OpenApiModule {
+  static forRoot(boot: BootConfig): DynamicModule {
+    const enabled = boot.loaded.config.server.openapi.enabled;
+    return {
+      module: OpenApiModule,
+      imports: enabled ? [ClickHouseModule, McpModule] : [],
+      controllers: enabled ? [OpenApiController] : [],
+      providers: enabled ? [OpenApiService] : [],
+    };
+  }
+}
