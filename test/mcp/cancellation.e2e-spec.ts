@@ -8,9 +8,9 @@ import { MCP_POST_HEADERS, okJson, rawHttp, runningQueries, waitFor } from './mc
  * A caller that gives up takes its ClickHouse query with it. ClickHouse 18.16 keeps running a query whose HTTP
  * connection closed, so the gateway must KILL it; these tests watch `system.processes` on the real server.
  *
- * The ~10 s query is `sleepEachRow(0.5)` over 20 one-row blocks (sleep() is capped at 3 s per block on 18.16).
- * execute_query runs with ClickHouse `readonly=1`, which refuses a `SETTINGS` clause in the SQL, so the block
- * size comes through the tool's `settings` argument (allowlisted below).
+ * The ~10 s query is `sleepEachRow(0.5)` over 20 one-row blocks (sleep() is capped at 3 s per block on 18.16);
+ * the block size comes through the tool's `settings` argument (allowlisted below), so the per-request settings
+ * path is exercised too.
  */
 
 let gw: TestGateway;
@@ -64,6 +64,36 @@ describe('cancellation', () => {
     abort.abort();
     expect(await pending).toBe('AbortError');
     await waitFor(async () => (await runningQueries(t)) === 0, 3_000, 'the query to leave system.processes');
+  });
+
+  it('a request whose client vanished is fully released: its id can be cancelled again later', async () => {
+    const start = (t: string, signal?: AbortSignal) =>
+      rawHttp(gw.url, {
+        headers: MCP_POST_HEADERS,
+        body: JSON.stringify({ jsonrpc: '2.0', id: 'same-id', method: 'tools/call', params: { name: 'execute_query', arguments: slowArgs(t) } }),
+        signal,
+      }).catch((err: Error) => err);
+    const first = tag();
+    const abort = new AbortController();
+    const gone = start(first, abort.signal);
+    await waitFor(async () => (await runningQueries(first)) === 1, 3_000, 'the first query to start');
+    abort.abort();
+    await gone;
+    await waitFor(async () => (await runningQueries(first)) === 0, 3_000, 'the first query to end');
+    await new Promise((r) => setTimeout(r, 200));
+
+    const second = tag();
+    const answer = start(second);
+    await waitFor(async () => (await runningQueries(second)) === 1, 3_000, 'the second query to start');
+    const cancel = await rawHttp(gw.url, {
+      headers: MCP_POST_HEADERS,
+      body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'same-id' } }),
+    });
+    expect(cancel.status).toBe(202);
+    await waitFor(async () => (await runningQueries(second)) === 0, 3_000, 'the second query to be cancelled');
+    const res = await answer;
+    expect(res).not.toBeInstanceOf(Error);
+    expect((res as { body: string }).body).toMatch(/"isError":true/);
   });
 
   it('a cancellation for a request id that is not running changes nothing', async () => {

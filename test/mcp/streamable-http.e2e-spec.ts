@@ -221,6 +221,17 @@ describe('execute_query and write_query', () => {
     }
   });
 
+  it('lets a read query carry its own SETTINGS clause while ClickHouse still refuses writes', async () => {
+    const result = okJson(
+      await call(client, 'execute_query', {
+        query: "SELECT name, value FROM system.settings WHERE name IN ('max_threads', 'readonly') ORDER BY name SETTINGS max_threads = 3",
+      }),
+    );
+    expect(result.rows[0]).toEqual(['max_threads', '3']);
+    expect(result.rows[1][0]).toBe('readonly');
+    expect(result.rows[1][1]).not.toBe('0');
+  });
+
   it('pushes the default caps to ClickHouse and cuts a million rows at 500, quickly', async () => {
     const settings = okJson(
       await call(client, 'execute_query', {
@@ -356,6 +367,62 @@ describe('caps and limits', () => {
     ]);
     const long = `SELECT 1 AS x /* ${'y'.repeat(20_000)} */`;
     expect(okJson(await call(open.client, 'execute_query', { query: long })).rows).toEqual([[1]]);
+  });
+});
+
+describe('blocked query clauses (vector 28)', () => {
+  const E = 'mcpe2e_http_events';
+  const S = 'mcpe2e_http_t';
+  beforeAll(async () => {
+    await chQuery(`CREATE TABLE IF NOT EXISTS default.${E} (tenant_id String, v UInt8) ENGINE = Memory`);
+    await chQuery(`CREATE TABLE IF NOT EXISTS default.${S} (name String, format String, settings String) ENGINE = Memory`);
+    await chQuery(`INSERT INTO default.${E} VALUES ('a', 1), ('b', 2)`);
+    await chQuery(`INSERT INTO default.${S} VALUES ('n', 'f', 's')`);
+  });
+  afterAll(async () => {
+    await chQuery(`DROP TABLE IF EXISTS default.${E}`);
+    await chQuery(`DROP TABLE IF EXISTS default.${S}`);
+  });
+
+  it('passes plain queries and rejects the blocked clauses with altinity-mcp\'s text', async () => {
+    const b = await gateway(['--blocked-query-clauses', 'SETTINGS,FORMAT,SET,INTO OUTFILE,EXPLAIN']);
+    for (const query of [
+      `SELECT * FROM ${E}`,
+      `SELECT * FROM ${E} LIMIT 10`,
+      `SELECT * FROM ${E} WHERE tenant_id = 'a'`,
+      'SHOW TABLES',
+      `DESCRIBE ${E}`,
+      `SELECT format FROM ${S}`,
+      `SELECT settings FROM ${S}`,
+      `SELECT * FROM ${E} LIMIT 1 OFFSET 1`,
+    ]) {
+      const result = await call(b.client, 'execute_query', { query });
+      expect(result.isError, `${query}: ${texts(result).join()}`).toBeFalsy();
+    }
+    const rejected: Array<[string, string, string]> = [
+      ['execute_query', `SELECT * FROM ${E} SETTINGS custom_tenant_id='evil'`, 'Query rejected: SETTINGS clause is not allowed'],
+      ['execute_query', `SELECT * FROM ${E} FORMAT JSON`, 'Query rejected: FORMAT clause is not allowed'],
+      ['write_query', 'SET max_threads = 1', 'Query rejected: SET clause is not allowed'],
+      ['write_query', 'SELECT 1; SET max_threads=1', 'Query rejected: SET clause is not allowed'],
+      ['write_query', `INSERT INTO ${E} SELECT * FROM ${E} SETTINGS max_threads = 1`, 'Query rejected: SETTINGS clause is not allowed'],
+    ];
+    for (const [tool, query, message] of rejected) expect(errorText(await call(b.client, tool, { query })), query).toBe(message);
+    // SQL the clause parser cannot read is refused while any clause is blocked (fail closed).
+    for (const query of [`SELECT * FROM ${E} INTO OUTFILE '/tmp/mcpe2e.csv'`, "SHOW DATABASES INTO OUTFILE '/tmp/mcpe2e.txt'", 'EXPLAIN SYNTAX SELECT 1']) {
+      expect(errorText(await call(b.client, 'execute_query', { query })), query).toMatch(/^Query rejected: /);
+    }
+    expect(Number((await chQuery(`SELECT count() FROM default.${E}`)).trim())).toBe(2);
+  });
+
+  it('reports WHERECLAUSE and PREWHERE entries by their configured names', async () => {
+    const b = await gateway(['--blocked-query-clauses', 'whereclause,PREWHERE']);
+    expect(errorText(await call(b.client, 'execute_query', { query: `SELECT * FROM ${E} WHERE v = 1` }))).toBe(
+      'Query rejected: WHERECLAUSE clause is not allowed',
+    );
+    expect(errorText(await call(b.client, 'execute_query', { query: `SELECT * FROM ${S} PREWHERE name = 'n'` }))).toBe(
+      'Query rejected: PREWHERE clause is not allowed',
+    );
+    expect(okJson(await call(b.client, 'execute_query', { query: `SELECT count() AS n FROM ${E}` })).rows).toEqual([[2]]);
   });
 });
 

@@ -1,4 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
+import type { Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { ConfigStore } from '../../config/config.store.js';
 import { ROOT_LOGGER } from '../logging/logging.module.js';
@@ -32,4 +34,19 @@ export function installHttpPipeline(app: INestApplication): void {
   );
   app.use(createCorsMiddleware(() => config.current.server.cors_origin));
   app.useGlobalFilters(new GatewayExceptionFilter(logger));
+  answerConnectRequests(app.getHttpServer() as Server | undefined);
+}
+
+const CONNECT_REFUSAL = 'HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, POST, OPTIONS\r\nContent-Length: 0\r\nConnection: close\r\n\r\n';
+
+/**
+ * Node hands `CONNECT` requests to a `connect` listener and, when there is none, drops the connection without
+ * an answer. The gateway is no proxy: answer 405 like any other unsupported method, then close.
+ */
+function answerConnectRequests(server: Server | undefined): void {
+  if (!server || typeof server.on !== 'function' || server.listenerCount('connect') > 0) return;
+  server.on('connect', (_req: unknown, socket: Duplex) => {
+    socket.on('error', () => socket.destroy());
+    socket.end(CONNECT_REFUSAL);
+  });
 }

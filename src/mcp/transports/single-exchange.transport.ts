@@ -2,7 +2,10 @@ import type { ServerResponse } from 'node:http';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js';
 
-const SSE_HEADERS = { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' };
+// No `Connection` header of our own: Node sends `keep-alive` when the connection may stay open and `close` when
+// the client asked for it (or the server is draining). An explicit `keep-alive` here would override both and
+// leave HTTP/1.0 and `Connection: close` clients waiting for the keep-alive timeout before the body ends.
+const SSE_HEADERS = { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' };
 
 /**
  * A stateless streamable-HTTP exchange: exactly one JSON-RPC message in, its answer out, written straight to
@@ -31,8 +34,14 @@ export class SingleExchangeTransport implements Transport {
   async start(): Promise<void> {}
 
   async send(message: JSONRPCMessage, _options?: TransportSendOptions): Promise<void> {
-    if (this.closed || this.res.writableEnded || this.res.destroyed) return;
+    if (this.closed) return;
     const isAnswer = 'id' in message && message.id === this.requestId && ('result' in message || 'error' in message);
+    if (this.res.writableEnded || this.res.destroyed) {
+      // The client went away before the answer: nobody to write to, but the exchange is over all the same
+      // (without this, `done` never settles and the request's server, context and bookkeeping leak).
+      if (isAnswer) await this.close();
+      return;
+    }
     const event = `event: message\ndata: ${JSON.stringify(message)}\n\n`;
     if (isAnswer && !this.headersSent) {
       // The common case: no notification came first, so headers and the one event go out in a single write.
