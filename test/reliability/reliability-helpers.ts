@@ -191,7 +191,7 @@ export function parseResponses(buf: Buffer, headMethods: boolean[]): RawHttpResp
       }
     }
     pos = end + 4;
-    let body = Buffer.alloc(0);
+    let body: Buffer = Buffer.alloc(0);
     const interim = status >= 100 && status < 200;
     const noBody = interim || status === 204 || status === 304 || headMethods[finals] === true;
     if (!noBody) {

@@ -1,4 +1,4 @@
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { isJSONRPCRequest, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 
 export const PARSE_ERROR = -32700;
 export const INVALID_REQUEST = -32600;
@@ -50,12 +50,27 @@ export function parseJsonRpcBody(body: Buffer): ParsedMessage {
     if (msg.params !== undefined && (msg.params === null || typeof msg.params !== 'object' || Array.isArray(msg.params))) {
       return { ok: false, status: 400, code: INVALID_REQUEST, message: 'Invalid Request: "params" must be an object', id: safeId };
     }
+    // The SDK ignores a request its own schema refuses (it only reports it through onerror) and never answers
+    // it, which would leave the HTTP exchange open until the client gives up. Refuse such requests here.
+    if (id !== undefined && !isJSONRPCRequest(msg)) {
+      return { ok: false, status: 400, code: INVALID_REQUEST, message: requestSchemaProblem(msg), id: safeId };
+    }
     return { ok: true, message: msg as unknown as JSONRPCMessage, id: id as string | number | undefined };
   }
   if (id !== undefined && ('result' in msg || 'error' in msg)) {
     return { ok: true, message: msg as unknown as JSONRPCMessage, id: id as string | number };
   }
   return { ok: false, status: 400, code: INVALID_REQUEST, message: 'Invalid Request: expected a request, notification or response', id: safeId };
+}
+
+const REQUEST_MEMBERS = new Set(['jsonrpc', 'id', 'method', 'params']);
+
+/** Why a request with a valid envelope still fails the SDK's request schema (the first reason found). */
+function requestSchemaProblem(msg: Record<string, unknown>): string {
+  if (typeof msg.id === 'number' && !Number.isSafeInteger(msg.id)) return 'Invalid Request: a numeric "id" must be an integer';
+  const extra = Object.keys(msg).find((k) => !REQUEST_MEMBERS.has(k));
+  if (extra !== undefined) return `Invalid Request: unexpected member ${JSON.stringify(extra.slice(0, 64))}`;
+  return 'Invalid Request: malformed "params" (e.g. "params._meta")';
 }
 
 /** The JSON body of an HTTP-level error, in JSON-RPC form so MCP clients can show it. */

@@ -9,7 +9,7 @@ import { getRequestContext, type RequestConnectionContext, STATIC_IDENTITY } fro
 import { ConfigStore } from '../../config/config.store.js';
 import { McpServerFactory } from '../mcp-server.factory.js';
 import { BodyTooLargeError, checkHostAndOrigin, checkStreamableHeaders, type HttpRefusal, readBody } from './http-checks.js';
-import { jsonRpcErrorBody, parseJsonRpcBody } from './json-rpc.js';
+import { INVALID_REQUEST, jsonRpcErrorBody, parseJsonRpcBody } from './json-rpc.js';
 import { SingleExchangeTransport } from './single-exchange.transport.js';
 
 /**
@@ -152,7 +152,13 @@ export class McpHttpController {
       res.status(parsed.status).type('application/json').send(jsonRpcErrorBody(parsed.code, parsed.message, parsed.id ?? null));
       return;
     }
-    await session.transport.handleMessage(parsed.message);
+    try {
+      await session.transport.handleMessage(parsed.message);
+    } catch {
+      // The SDK transport re-validates the message and throws on what its schema refuses (e.g. a notification
+      // or response with extra members): a client error, not a server one.
+      return this.refuse(res, { status: 400, code: INVALID_REQUEST, message: 'Invalid Request: the message does not match the JSON-RPC 2.0 schema' });
+    }
     res.status(202).type('text/plain').send('Accepted');
   }
 
