@@ -100,13 +100,23 @@ describe('nesting guard', () => {
   it('refuses deeply nested SQL before ClickHouse parses it', () => {
     const deep = `SELECT ${'('.repeat(1000)}1${')'.repeat(1000)}`;
     expect(validateQueryToolCall('execute_query', { query: deep }, opts)).toEqual(
-      err(`query nesting too deep: 1000 levels of nested parentheses/brackets (limit ${MAX_NESTING_DEPTH}); simplify the query`),
+      err(`query nesting too deep: 1000 levels of nested brackets, CASE expressions or prefix operators (limit ${MAX_NESTING_DEPTH}); simplify the query`),
     );
     expect(checkNestingDepth(`SELECT ${'['.repeat(200)}1${']'.repeat(200)}`)).toBeUndefined();
     expect(checkNestingDepth(`SELECT ${'['.repeat(201)}1${']'.repeat(201)}`)).toMatch(/^query nesting too deep: 201 levels/);
     // brackets inside literals and comments do not count; many flat brackets are fine
     expect(checkNestingDepth(`SELECT '${'('.repeat(1000)}'`)).toBeUndefined();
     expect(checkNestingDepth(`SELECT ${'(1)+'.repeat(1000)}1`)).toBeUndefined();
+  });
+
+  it('counts nesting without brackets: CASE … END and runs of prefix operators', () => {
+    expect(checkNestingDepth(`SELECT ${'CASE WHEN 1 THEN '.repeat(300)}1${' END'.repeat(300)}`)).toMatch(/^query nesting too deep: 300 levels/);
+    expect(checkNestingDepth(`SELECT ${'INTERVAL '.repeat(300)}1 DAY`)).toMatch(/^query nesting too deep: 301 levels|^query nesting too deep: 300 levels/);
+    expect(checkNestingDepth(`SELECT ${'NOT '.repeat(300)}1`)).toMatch(/^query nesting too deep/);
+    expect(checkNestingDepth(`SELECT ${'- '.repeat(300)}1`)).toMatch(/^query nesting too deep/);
+    // Many sequential CASE expressions, NOTs and minus signs are flat, not deep.
+    expect(checkNestingDepth(`SELECT ${'CASE WHEN x THEN 1 END + '.repeat(500)}1`)).toBeUndefined();
+    expect(checkNestingDepth(`SELECT ${'NOT a AND '.repeat(500)}b, ${'x - '.repeat(500)}1`)).toBeUndefined();
   });
 });
 

@@ -66,18 +66,16 @@ export function checkQueryLength(query: string, maxQueryLength: number | undefin
  */
 export const MAX_NESTING_DEPTH = 200;
 
-/** Rejects SQL nested deeper than `limit` levels of ( [ { (outside literals and comments, either lexer). */
+/**
+ * Rejects SQL nested deeper than `limit` levels (outside literals and comments, either lexer): brackets
+ * ( [ {, CASE … END, and runs of prefix operators (NOT, INTERVAL, unary - + ~).
+ */
 export function checkNestingDepth(query: string, limit = MAX_NESTING_DEPTH): string | undefined {
-  // Quick exit: not enough brackets in the whole text to exceed the limit.
-  let brackets = 0;
-  for (let i = 0; i < query.length && brackets <= limit; i++) {
-    const c = query.charCodeAt(i);
-    if (c === 0x28 || c === 0x5b || c === 0x7b) brackets++;
-  }
-  if (brackets <= limit) return undefined;
+  // Quick exit: every level takes at least one character.
+  if (query.length <= limit) return undefined;
   const depth = Math.max(scanSql(query, 'classic').maxDepth, scanSql(query, 'modern').maxDepth);
   return depth > limit
-    ? `query nesting too deep: ${depth} levels of nested parentheses/brackets (limit ${limit}); simplify the query`
+    ? `query nesting too deep: ${depth} levels of nested brackets, CASE expressions or prefix operators (limit ${limit}); simplify the query`
     : undefined;
 }
 

@@ -98,6 +98,10 @@ export function scanSql(sql: string, rules: LexerRules): SqlScan {
   let i = 0;
   let depth = 0;
   let maxDepth = 0;
+  /** CASE … END levels still open (they nest like brackets in ClickHouse's parser). */
+  let caseDepth = 0;
+  /** Consecutive prefix operators (NOT, INTERVAL, unary -): each one is a level of parser recursion too. */
+  let prefixRun = 0;
   let sawSemicolon = false;
   let hasSecondStatement = false;
   /** 0 = still before the first word, 1 = first word taken, 2 = statement did not start with a word. */
@@ -144,12 +148,27 @@ export function scanSql(sql: string, rules: LexerRules): SqlScan {
       while (tokenEnd < n && isWordCode(sql.charCodeAt(tokenEnd), modern)) tokenEnd++;
       isWord = true;
     } else if (c === 0x28 || c === 0x5b || c === 0x7b) {
-      if (++depth > maxDepth) maxDepth = depth;
+      depth++;
     } else if (c === 0x29 || c === 0x5d || c === 0x7d) {
       if (depth > 0) depth--;
     } else if (c === 0x3b) {
       sawSemicolon = true;
     }
+
+    // Nesting without brackets also makes the parser recurse (CASE chains and runs of prefix operators
+    // crash ClickHouse 18.16 the same way a thousand parentheses do), so it counts as depth too.
+    let prefix = false;
+    if (isWord && tokenEnd - i <= 8) {
+      const word = sql.slice(i, tokenEnd).toUpperCase();
+      if (word === 'CASE') caseDepth++;
+      else if (word === 'END' && caseDepth > 0) caseDepth--;
+      else if (word === 'NOT' || word === 'INTERVAL') prefix = true;
+    } else if (c === 0x2d || c === 0x2b || c === 0x7e) {
+      prefix = true;
+    }
+    prefixRun = prefix ? prefixRun + 1 : 0;
+    const level = depth + caseDepth + prefixRun;
+    if (level > maxDepth) maxDepth = level;
 
     if (startState === 0) {
       if (isWord) {
