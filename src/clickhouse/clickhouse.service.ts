@@ -113,12 +113,22 @@ export class ClickHouseService implements OnModuleInit, OnApplicationShutdown {
 
   /** The connection for a ClickHouse config plus per-request overrides (from auth guards). */
   connectionFromConfig(cfg: ClickHouseConfig, overrides?: ConnectionOverrides): ConnectionSpec {
-    return connectionFromConfig(cfg, overrides);
+    const plain = overrides === undefined || Object.keys(overrides).length === 0;
+    if (!plain) return connectionFromConfig(cfg, overrides);
+    // The static connection is the same object until a reload replaces the config: build (and hash) it once.
+    let spec = this.staticSpecs.get(cfg);
+    if (!spec) {
+      spec = connectionFromConfig(cfg);
+      this.staticSpecs.set(cfg, spec);
+    }
+    return spec;
   }
+
+  private readonly staticSpecs = new WeakMap<ClickHouseConfig, ConnectionSpec>();
 
   /** The connection of the configuration in force (re-read on every call, so hot reloads apply). */
   currentConnection(overrides?: ConnectionOverrides): ConnectionSpec {
-    return connectionFromConfig(this.config.current.clickhouse, overrides);
+    return this.connectionFromConfig(this.config.current.clickhouse, overrides);
   }
 
   /** Subscribes to one event per ClickHouse call (for metrics). Returns the unsubscribe function. */

@@ -70,6 +70,18 @@ const sha256 = (text: string): string => createHash('sha256').update(text).diges
  * user, another token, another setting) gets its own. Hashed, so no secret is kept in the key.
  */
 export function poolKey(spec: ConnectionSpec): string {
+  let key = POOL_KEYS.get(spec);
+  if (key === undefined) {
+    key = computePoolKey(spec);
+    POOL_KEYS.set(spec, key);
+  }
+  return key;
+}
+
+/** Specs are immutable once built; the configured one is reused for every request, so its key is hashed once. */
+const POOL_KEYS = new WeakMap<ConnectionSpec, string>();
+
+function computePoolKey(spec: ConnectionSpec): string {
   if (spec.protocol === 'embedded') return `embedded:${spec.embeddedPath}`;
   const canonical = JSON.stringify([
     spec.protocol,

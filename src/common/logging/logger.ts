@@ -7,7 +7,7 @@ import { PINO_REDACT_PATHS, redactText } from './redact.js';
  * The process-wide structured logger: JSON lines on stderr (stdout belongs to the stdio MCP transport), with
  * secrets redacted by key and by shape. `destination` is injectable so tests can read what was logged.
  */
-export function createRootLogger(level: LogLevel, destination: pino.DestinationStream = pino.destination({ fd: 2, sync: false })): Logger {
+export function createRootLogger(level: LogLevel, destination: pino.DestinationStream = bufferedStderr()): Logger {
   const children = new Set<WeakRef<Logger>>();
   const root = pino(
     {
@@ -34,6 +34,29 @@ export function createRootLogger(level: LogLevel, destination: pino.DestinationS
 }
 
 const CHILDREN = new WeakMap<Logger, Set<WeakRef<Logger>>>();
+
+/**
+ * stderr with writes batched (up to 4 KB, flushed at least every 250 ms and at exit): one write system call per
+ * access-log line would cost more than the rest of a small MCP request on some hosts.
+ */
+function bufferedStderr(): pino.DestinationStream {
+  const dest = pino.destination({ fd: 2, sync: false, minLength: 4096 });
+  setInterval(() => {
+    try {
+      dest.flush();
+    } catch {
+      // a flush while another one runs: the next tick catches up
+    }
+  }, 250).unref();
+  process.once('exit', () => {
+    try {
+      dest.flushSync();
+    } catch {
+      // nothing more can be done while exiting
+    }
+  });
+  return dest;
+}
 
 /** Changes the level of the root logger and of every child made from it (pino children keep their own level). */
 export function setLogLevel(root: Logger, level: LogLevel): void {
