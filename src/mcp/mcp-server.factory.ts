@@ -23,6 +23,11 @@ export interface McpCallContext {
   connection: RequestConnectionContext;
   /** Aborted when the caller goes away: HTTP disconnect, SSE close, shutdown. */
   signal: AbortSignal;
+  /**
+   * Set when the context serves exactly one request (stateless HTTP): the request's own cancellation then
+   * aborts this controller directly instead of deriving a combined signal per call.
+   */
+  controller?: AbortController;
 }
 
 /**
@@ -80,8 +85,7 @@ export class McpServerFactory {
       server,
       CallToolRequestLooseSchema as never,
       (async (request: z.infer<typeof CallToolRequestLooseSchema>, extra: { signal: AbortSignal }) => {
-        const signal = AbortSignal.any([ctx.signal, extra.signal]);
-        const result = await this.tools.callTool({ ...ctx, signal }, request.params.name, request.params.arguments);
+        const result = await this.tools.callTool(callScope(ctx, extra.signal), request.params.name, request.params.arguments);
         if (result === undefined) throw invalidParams(`unknown tool "${request.params.name}"`);
         return result;
       }) as never,
@@ -91,7 +95,7 @@ export class McpServerFactory {
       resourceTemplates: this.resources.listTemplates(),
     }));
     server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) =>
-      this.resources.read({ ...ctx, signal: AbortSignal.any([ctx.signal, extra.signal]) }, request.params.uri),
+      this.resources.read(callScope(ctx, extra.signal), request.params.uri),
     );
     server.setRequestHandler(ListPromptsRequestSchema, async () => ({ prompts: this.prompts.list() }));
     server.setRequestHandler(GetPromptRequestSchema, async (request) =>
@@ -100,6 +104,19 @@ export class McpServerFactory {
     answerBadParamsAsInvalidParams(server);
     return server;
   }
+}
+
+/**
+ * The context of one call: cancelled when the exchange ends (client gone, shutdown) or when the client sends
+ * `notifications/cancelled` for this request. `AbortSignal.any` allocates a signal and a finalizer per call;
+ * a context that serves a single request links the request's signal to its own controller instead.
+ */
+function callScope(ctx: McpCallContext, requestSignal: AbortSignal): McpCallContext {
+  const { controller } = ctx;
+  if (!controller) return { ...ctx, signal: AbortSignal.any([ctx.signal, requestSignal]) };
+  if (requestSignal.aborted) controller.abort(requestSignal.reason);
+  else requestSignal.addEventListener('abort', () => controller.abort(requestSignal.reason), { once: true });
+  return ctx;
 }
 
 /**

@@ -82,7 +82,7 @@ export class McpHttpController {
     const flights = this.inFlight.get(flightKey) ?? new Set<AbortController>();
     flights.add(abort);
     this.inFlight.set(flightKey, flights);
-    const mcpServer = this.factory.create({ connection: context, signal: abort.signal });
+    const mcpServer = this.factory.create({ connection: context, signal: abort.signal, controller: abort });
     const transport = new SingleExchangeTransport(res as unknown as ServerResponse, parsed.id);
     try {
       await mcpServer.connect(transport);
