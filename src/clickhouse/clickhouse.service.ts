@@ -317,7 +317,7 @@ export class ClickHouseService implements OnModuleInit, OnApplicationShutdown {
         const prepared = this.prepare(conn, pooled, sql, opts, selectLike ? 'select' : 'query');
         let res: ExecResult<Readable>;
         try {
-          res = await this.send(flight, pooled, prepared.sql, prepared.settings, ctx);
+          res = await this.send(flight, pooled, prepared.sql, prepared.settings, ctx, opts.params);
         } catch (err) {
           if (flight.abortKind) throw abortError(flight.abortKind, ctx, err);
           const error = toClickHouseError(err, ctx);
@@ -490,13 +490,21 @@ export class ClickHouseService implements OnModuleInit, OnApplicationShutdown {
     return true;
   }
 
-  private send(flight: Flight, pooled: PooledClient, sql: string, settings: ClickHouseSettings, ctx: ErrorContext): Promise<ExecResult<Readable>> {
+  private send(
+    flight: Flight,
+    pooled: PooledClient,
+    sql: string,
+    settings: ClickHouseSettings,
+    ctx: ErrorContext,
+    params?: Record<string, string | number>,
+  ): Promise<ExecResult<Readable>> {
     if (flight.abortKind) return Promise.reject(abortError(flight.abortKind, ctx));
     flight.sent = true;
     return pooled.client.exec({
       query: sql,
       query_id: flight.queryId,
       clickhouse_settings: settings,
+      ...(params && Object.keys(params).length > 0 ? { query_params: params } : {}),
       abort_signal: flight.controller.signal,
       ignore_error_response: true,
     });

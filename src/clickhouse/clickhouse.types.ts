@@ -47,6 +47,11 @@ export interface QueryOptions {
   maxBytes?: number;
   /** Force ClickHouse `readonly` for this query even if the connection is not read-only. */
   readOnly?: boolean;
+  /**
+   * Values for `{name:Type}` placeholders in the SQL, sent as ClickHouse query parameters (never spliced into
+   * the SQL text). Needs a server that supports them (19.15+; every server with parameterized views does).
+   */
+  params?: Record<string, string | number>;
 }
 
 /**

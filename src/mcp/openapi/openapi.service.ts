@@ -177,13 +177,14 @@ export class OpenApiService {
       }
     }
 
-    const sql = buildViewCallSql(tool.database, tool.table, tool.params, args);
-    if (!sql.ok) return text(400, sql.message);
+    const call = buildViewCallSql(tool.database, tool.table, tool.params, args);
+    if (!call.ok) return text(400, call.message);
     const limits = effectiveLimits(cfg.clickhouse);
     try {
-      const result = await this.clickhouse.query(conn, sql.value, {
+      const result = await this.clickhouse.query(conn, call.value.sql, {
         signal: ctx.signal,
         settings,
+        params: call.value.params,
         readOnly: true,
         maxRows: limits.maxResultRows,
         maxBytes: limits.maxResultBytes,

@@ -353,9 +353,10 @@ describe('injection resistance', () => {
       ok: false,
       message: 'Invalid argument "id": integer 1e+300 out of range for int64',
     });
+    // Values are bound, never spliced: an array where a string belongs travels as its JSON text.
     expect(buildViewCallSql('db', 'v', params, { id: 1, s: ["') OR 1=1 --"] })).toEqual({
       ok: true,
-      value: "SELECT * FROM `db`.`v`(id=1, s='[\"\\') OR 1=1 --\"]')",
+      value: { sql: 'SELECT * FROM `db`.`v`(id = {id:UInt64}, s = {s:String})', params: { id: '1', s: '["\') OR 1=1 --"]' } },
     });
   });
 
@@ -369,10 +370,10 @@ describe('injection resistance', () => {
 describe('view calls (vector 32)', () => {
   const tool = buildViewToolDefinition('v', view('', 'SELECT * FROM t WHERE id={id:UInt64} AND q={q:String}', 'db', 'v'), []);
 
-  it('builds the call with backquoted names', () => {
+  it('builds the call with backquoted names and bound parameters', () => {
     expect(prepareDynamicToolCall(tool, { id: 7, q: "it's" }, [])).toEqual({
       ok: true,
-      value: { sql: "SELECT * FROM `db`.`v`(id=7, q='it\\'s')" },
+      value: { sql: 'SELECT * FROM `db`.`v`(id = {id:UInt64}, q = {q:String})', params: { id: '7', q: "it's" } },
     });
     const noParams = buildViewToolDefinition('w', view('', 'SELECT 1', 'db', 'w'), []);
     expect(prepareDynamicToolCall(noParams, {}, [])).toEqual({ ok: true, value: { sql: 'SELECT * FROM `db`.`w`' } });
@@ -399,7 +400,7 @@ describe('view calls (vector 32)', () => {
     });
     expect(prepareDynamicToolCall(tool, { id: 7, q: 'x', settings: { custom_a: '1' } }, ['custom_a'])).toEqual({
       ok: true,
-      value: { sql: "SELECT * FROM `db`.`v`(id=7, q='x')", settings: { custom_a: '1' } },
+      value: { sql: 'SELECT * FROM `db`.`v`(id = {id:UInt64}, q = {q:String})', params: { id: '7', q: 'x' }, settings: { custom_a: '1' } },
     });
   });
 });

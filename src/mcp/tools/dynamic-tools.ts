@@ -396,27 +396,50 @@ export function sqlLiteral(jsonType: string, value: unknown): Checked<string> {
   }
 }
 
+/** A view call: SQL with `{name:Type}` placeholders and the values bound to them. */
+export interface ViewCall {
+  sql: string;
+  params: Record<string, string | number>;
+}
+
 /**
- * `SELECT * FROM db.view(p1=lit1, …)` over the view's parameters present in `args` (no parentheses when none
- * are). Errors are complete tool texts: `Invalid argument "<name>": <literal error>` (Go), or
+ * The value of a view parameter as ClickHouse receives a query parameter: checked like altinity-mcp's
+ * literals (same error texts), but never quoted or spliced — the client sends it beside the SQL.
+ */
+export function viewParamValue(jsonType: string, value: unknown): Checked<string | number> {
+  const literal = sqlLiteral(jsonType, value);
+  if (!literal.ok) return literal;
+  if (jsonType === 'integer' || jsonType === 'number' || jsonType === 'boolean') return { ok: true, value: literal.value };
+  return { ok: true, value: typeof value === 'string' ? value : goJsonMarshal(value) };
+}
+
+/**
+ * `SELECT * FROM db.view(p1 = {p1:T1}, …)` over the view's parameters present in `args` (no parentheses
+ * when none are), with the values as bound query parameters. altinity-mcp splices literals into the SQL; a
+ * parameterized view exists only on servers that support query parameters, so binding always works here.
+ * Errors are complete tool texts: `Invalid argument "<name>": <literal error>` (Go), or
  * `required parameter missing: <name>` for an absent parameter (Go sends the query and lets ClickHouse fail).
  */
-export function buildViewCallSql(database: string, view: string, params: readonly DynamicParam[], args: Record<string, unknown>): Checked<string> {
+export function buildViewCallSql(database: string, view: string, params: readonly DynamicParam[], args: Record<string, unknown>): Checked<ViewCall> {
   const parts: string[] = [];
+  const values: Record<string, string | number> = {};
   for (const p of params) {
     if (!Object.hasOwn(args, p.name)) {
       if (p.required) return { ok: false, message: `required parameter missing: ${p.name}` };
       continue;
     }
-    const literal = sqlLiteral(p.jsonType, args[p.name]);
-    if (!literal.ok) return { ok: false, message: `Invalid argument ${goQuote(p.name)}: ${literal.message}` };
-    // View parameter names match [a-zA-Z_][a-zA-Z0-9_]* (they come from the placeholder pattern), so they
-    // are safe bare; anything else would not have become a parameter.
-    if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(p.name)) return { ok: false, message: `Invalid argument ${goQuote(p.name)}: not a parameter name` };
-    parts.push(`${p.name}=${literal.value}`);
+    const value = viewParamValue(p.jsonType, args[p.name]);
+    if (!value.ok) return { ok: false, message: `Invalid argument ${goQuote(p.name)}: ${value.message}` };
+    // Names match [a-zA-Z_][a-zA-Z0-9_]* (the placeholder pattern) and types come from the view's own
+    // definition on the server, not from the caller; anything else would not have become a parameter.
+    if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(p.name) || /[{}]/.test(p.chType)) {
+      return { ok: false, message: `Invalid argument ${goQuote(p.name)}: not a parameter name` };
+    }
+    parts.push(`${p.name} = {${p.name}:${p.chType}}`);
+    setOwn(values, p.name, value.value);
   }
   const target = `${quoteIdentifier(database)}.${quoteIdentifier(view)}`;
-  return { ok: true, value: parts.length > 0 ? `SELECT * FROM ${target}(${parts.join(', ')})` : `SELECT * FROM ${target}` };
+  return { ok: true, value: { sql: parts.length > 0 ? `SELECT * FROM ${target}(${parts.join(', ')})` : `SELECT * FROM ${target}`, params: values } };
 }
 
 /**
@@ -445,6 +468,8 @@ export function buildInsertSql(database: string, table: string, params: readonly
 export interface DynamicToolCall {
   sql: string;
   settings?: Record<string, string>;
+  /** Bound query parameters (view tools). */
+  params?: Record<string, string | number>;
 }
 
 /**
@@ -463,15 +488,19 @@ export function prepareDynamicToolCall(tool: DynamicTool, rawArgs: unknown, tool
   if (unknown) return { ok: false, message: unknown };
   const settings = extractToolInputSettings(args, toolInputSettings);
   if (!settings.ok) return settings;
-  let sql: Checked<string>;
+  let call: Checked<{ sql: string; params?: Record<string, string | number> }>;
   if (tool.kind === 'read') {
-    sql = buildViewCallSql(tool.database, tool.table, tool.params, args);
+    call = buildViewCallSql(tool.database, tool.table, tool.params, args);
   } else {
-    sql = buildInsertSql(tool.database, tool.table, tool.params, args);
-    if (!sql.ok) sql = { ok: false, message: `Failed to build query: ${sql.message}` };
+    const insert = buildInsertSql(tool.database, tool.table, tool.params, args);
+    call = insert.ok ? { ok: true, value: { sql: insert.value } } : { ok: false, message: `Failed to build query: ${insert.message}` };
   }
-  if (!sql.ok) return sql;
-  return { ok: true, value: settings.value ? { sql: sql.value, settings: settings.value } : { sql: sql.value } };
+  if (!call.ok) return call;
+  const { sql, params } = call.value;
+  return {
+    ok: true,
+    value: { sql, ...(params && Object.keys(params).length > 0 ? { params } : {}), ...(settings.value ? { settings: settings.value } : {}) },
+  };
 }
 
 /** The write-tool error when the server has become read-only since discovery. */

@@ -150,7 +150,7 @@ export class McpToolsService {
     if (tool.kind === 'write' && cfg.clickhouse.read_only) return rejected(WRITE_DISABLED_READ_ONLY);
     const prepared = prepareDynamicToolCall(tool, args, cfg.server.tool_input_settings);
     if (!prepared.ok) return rejected(prepared.message);
-    const { sql, settings } = prepared.value;
+    const { sql, settings, params } = prepared.value;
     const conn = this.connection(ctx, cfg);
     if (tool.kind === 'write') {
       const blocked = await checkBlockedClauses(sql, cfg.server.blocked_query_clauses);
@@ -167,6 +167,7 @@ export class McpToolsService {
       const result = await this.clickhouse.query(conn, sql, {
         signal: ctx.signal,
         settings,
+        params,
         readOnly: true,
         maxRows: limits.maxResultRows,
         maxBytes: limits.maxResultBytes,
