@@ -1,9 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { builtGatewayMain } from '../support/built-gateway.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -19,29 +17,7 @@ import { errorText, MCP_POST_HEADERS, okJson, rawHttp, runningQueries, startWith
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/**
- * The compiled gateway for the stdio tests. Built with tsc into a directory of its own (under node_modules, so
- * packages resolve), not into dist/: other suites and people rebuild dist/ (`deleteOutDir`), which would pull
- * the files from under a running child. Reused while newer than every source file.
- */
-function buildGateway(): string {
-  const out = join(ROOT, 'node_modules', '.cache', 'mcp-e2e-build');
-  const main = join(out, 'main.js');
-  const newestSource = (dir: string): number =>
-    readdirSync(dir, { withFileTypes: true }).reduce((max, e) => {
-      const p = join(dir, e.name);
-      return Math.max(max, e.isDirectory() ? newestSource(p) : e.name.endsWith('.ts') ? statSync(p).mtimeMs : 0);
-    }, 0);
-  if (existsSync(main) && statSync(main).mtimeMs > newestSource(join(ROOT, 'src'))) return main;
-  mkdirSync(out, { recursive: true });
-  // Below node_modules the nearest package.json is not the project's: say again that these are ES modules.
-  writeFileSync(join(out, 'package.json'), '{"type":"module"}\n');
-  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json'), '--outDir', out, '--sourceMap', 'false'], {
-    cwd: ROOT,
-    stdio: 'pipe',
-  });
-  return main;
-}
+const buildGateway = builtGatewayMain;
 
 const STDIO_ARGS = ['--transport', 'stdio', '--clickhouse-host', CH_TEST_HOST, '--clickhouse-port', String(CH_TEST_PORT)];
 

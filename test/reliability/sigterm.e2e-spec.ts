@@ -1,14 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
 import { request } from 'node:http';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../ops/ops-helpers.js';
 import { PrivateClickHouse } from '../setup/clickhouse-server.js';
+import { builtGatewayMain } from '../support/built-gateway.js';
 import {
-  execAsync,
   MCP_HEADERS,
   pollUntil,
   portClosed,
@@ -20,24 +18,13 @@ import {
 } from './reliability-helpers.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const MAIN = join(ROOT, 'dist', 'main.js');
+const MAIN = builtGatewayMain();
 /** Own ClickHouse: the drain kills queries on it. */
 const CH_PORT = 18142;
 const SHUTDOWN_TIMEOUT_S = 2;
 /** After the drain window: KILLs (≤ 3 s, normally ms), the post-cancel grace (≤ 2 s, normally ms), log flush (≤ 1 s). */
 const EXIT_MARGIN_MS = 4_000;
 
-/** Newest modification time of any file under `dir` (bounded walk). */
-function newestMtime(dir: string, budget = { files: 5_000 }): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (--budget.files < 0) break;
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(path, budget));
-    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.spec.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
-  }
-  return newest;
-}
 
 interface CallOutcome {
   status?: number;
@@ -70,12 +57,6 @@ describe('SIGTERM to the built gateway with calls in flight', () => {
   let stderr = '';
 
   beforeAll(async () => {
-    if (!existsSync(MAIN) || newestMtime(join(ROOT, 'src')) > statSync(MAIN).mtimeMs) {
-      const started = performance.now();
-      const build = await execAsync('npx', ['nest', 'build'], { ...process.env }, 170_000);
-      if (build.code !== 0) throw new Error(`nest build failed (${build.code}):\n${build.stdout}\n${build.stderr}`.slice(0, 4_000));
-      console.info(`sigterm: built dist/ in ${Math.round(performance.now() - started)} ms`);
-    }
     ch.start();
   }, 200_000);
 

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { buildGatewayForTests } from '../support/built-gateway.js';
 
 const script = fileURLToPath(new URL('../../scripts/clickhouse-test-server.sh', import.meta.url));
 
@@ -18,6 +19,8 @@ export default function setup(): () => void {
     alreadyRunning = false;
   }
   if (!alreadyRunning) execFileSync('bash', [script, 'start'], { stdio: 'inherit', env });
+  // Tests that spawn the gateway as a process share one build, made before any test file starts.
+  process.env.GATEWAY_TEST_MAIN = buildGatewayForTests();
   return () => {
     if (!alreadyRunning) execFileSync('bash', [script, 'stop'], { stdio: 'inherit', env });
   };

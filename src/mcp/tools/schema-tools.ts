@@ -185,12 +185,13 @@ export class SchemaTools {
         const limit = optionalInt(args, 'limit', 1, 200, 50);
         const needle = sqlString(text);
         const notSystem = `database NOT IN (${SYSTEM_DATABASES.map(sqlString).join(', ')})`;
+        // limit + 1 rows from each query, so that `truncated` also sees matches past the limit of one kind.
         const tables = await rows(
-          `SELECT database, name, engine, comment FROM system.tables WHERE ${notSystem} AND (positionCaseInsensitiveUTF8(name, ${needle}) > 0 OR positionCaseInsensitiveUTF8(comment, ${needle}) > 0) ORDER BY database, name LIMIT ${limit}`,
-          `SELECT database, name, engine, '' FROM system.tables WHERE ${notSystem} AND positionCaseInsensitiveUTF8(name, ${needle}) > 0 ORDER BY database, name LIMIT ${limit}`,
+          `SELECT database, name, engine, comment FROM system.tables WHERE ${notSystem} AND (positionCaseInsensitiveUTF8(name, ${needle}) > 0 OR positionCaseInsensitiveUTF8(comment, ${needle}) > 0) ORDER BY database, name LIMIT ${limit + 1}`,
+          `SELECT database, name, engine, '' FROM system.tables WHERE ${notSystem} AND positionCaseInsensitiveUTF8(name, ${needle}) > 0 ORDER BY database, name LIMIT ${limit + 1}`,
         );
         const columns = await rows(
-          `SELECT database, table, name, type, comment FROM system.columns WHERE ${notSystem} AND (positionCaseInsensitiveUTF8(name, ${needle}) > 0 OR positionCaseInsensitiveUTF8(comment, ${needle}) > 0) ORDER BY database, table, name LIMIT ${limit}`,
+          `SELECT database, table, name, type, comment FROM system.columns WHERE ${notSystem} AND (positionCaseInsensitiveUTF8(name, ${needle}) > 0 OR positionCaseInsensitiveUTF8(comment, ${needle}) > 0) ORDER BY database, table, name LIMIT ${limit + 1}`,
         );
         const matches = [
           ...tables.map(([database, n, engine, c]) => ({ kind: 'table', database, table: n, engine, ...(c ? { comment: c } : {}) })),
