@@ -245,9 +245,9 @@ describe('schema tools on ClickHouse 18.16 (no table comments, row counts or col
 
   it('refuses unknown arguments and wrong argument types with clean isError texts', async () => {
     expect(errorText(await call(client, 'list_tables', { database: DB, pagesize: 2 }))).toBe(
-      'argument "pagesize" is not allowed; allowed arguments: database, like, page_size, page_token',
+      'argument "pagesize" is not allowed; allowed arguments: database, like, page_size, page_token (did you mean "page_size"?)',
     );
-    expect(errorText(await call(client, 'list_databases', { database: DB }))).toBe('argument "database" is not allowed; allowed arguments: (none)');
+    expect(errorText(await call(client, 'list_databases', { database: DB }))).toBe('argument "database" is not allowed; this tool takes no arguments');
     expect(errorText(await call(client, 'list_tables', { database: DB, page_size: '2' }))).toBe('Invalid arguments: page_size must be an integer from 1 to 500');
     expect(errorText(await call(client, 'list_tables', { database: DB, page_size: 0 }))).toBe('Invalid arguments: page_size must be an integer from 1 to 500');
     expect(errorText(await call(client, 'list_tables', { database: DB, page_size: 1.5 }))).toBe('Invalid arguments: page_size must be an integer from 1 to 500');

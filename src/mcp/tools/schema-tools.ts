@@ -3,7 +3,7 @@ import { ClickHouseQueryError } from '../../clickhouse/clickhouse-error.js';
 import { ClickHouseService } from '../../clickhouse/clickhouse.service.js';
 import type { ConnectionSpec } from '../../clickhouse/clickhouse.types.js';
 import { ConfigStore } from '../../config/config.store.js';
-import { normalizeArguments } from './arguments.js';
+import { checkUnknownArguments, normalizeArguments } from './arguments.js';
 import { sqlString } from './dynamic-tools.js';
 import { toolError } from './result-format.js';
 import type { JsonSchema, McpToolDefinition, ToolCallResult } from './tool-types.js';
@@ -53,6 +53,8 @@ const NAMES = DEFINITIONS.map((d) => d.name);
 
 type Args = Record<string, unknown>;
 class ArgumentError extends Error {}
+/** A valid request about something that is not there (answered as a plain tool error, not an argument error). */
+class NotFoundError extends Error {}
 
 function optionalString(args: Args, name: string): string | undefined {
   const v = args[name];
@@ -100,10 +102,8 @@ export class SchemaTools {
     const args = normalized.value;
     const definition = DEFINITIONS.find((d) => d.name === name)!;
     const allowed = Object.keys(definition.inputSchema.properties);
-    const unknown = Object.keys(args).find((k) => !allowed.includes(k));
-    if (unknown) {
-      return toolError(`argument "${unknown}" is not allowed; allowed arguments: ${allowed.length ? allowed.join(', ') : '(none)'}`);
-    }
+    const unknown = checkUnknownArguments(args, allowed);
+    if (unknown) return toolError(unknown);
     const rows = async (sql: string, legacySql?: string): Promise<unknown[][]> =>
       (legacySql
         ? await this.clickhouse.queryCompatible(conn, sql, legacySql, { signal, readOnly: true })
@@ -114,6 +114,7 @@ export class SchemaTools {
       return { content: [{ type: 'text', text: JSON.stringify(payload, null, 2) }] };
     } catch (err) {
       if (err instanceof ArgumentError) return toolError(`Invalid arguments: ${err.message}`);
+      if (err instanceof NotFoundError) return toolError(err.message);
       const message = err instanceof ClickHouseQueryError ? err.userMessage : (err as Error).message;
       return toolError(`Query execution failed: ${message}`);
     }
@@ -157,7 +158,7 @@ export class SchemaTools {
           `SELECT engine, sorting_key, primary_key, partition_key, comment FROM system.tables WHERE ${at}`,
           `SELECT engine, sorting_key, primary_key, partition_key, '' FROM system.tables WHERE ${at}`,
         );
-        if (meta.length === 0) throw new ArgumentError(`table ${database}.${table} does not exist or is not visible to this user`);
+        if (meta.length === 0) throw new NotFoundError(`table ${database}.${table} does not exist or is not visible to this user`);
         const [engine, sortingKey, primaryKey, partitionKey, comment] = meta[0]!;
         const colWhere = `FROM system.columns WHERE database = ${sqlString(database)} AND table = ${sqlString(table)}`;
         const columns = await rows(
