@@ -5,6 +5,7 @@ import { runInNewContext } from 'node:vm';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { chQuery } from '../setup/clickhouse-server.js';
+import { sseMessages as sseMessagesOf } from '../mcp/mcp-e2e-helpers.js';
 
 /**
  * Helpers of the reliability suite: bounded loops, timeouts that turn a hang into a failure, a raw-socket HTTP
@@ -91,19 +92,8 @@ export function resultText(result: unknown): string {
   return content.map((c) => c.text ?? '').join('\n');
 }
 
-/** The JSON-RPC messages carried by a `text/event-stream` body. */
-export function sseMessages(body: string): Array<Record<string, any>> {
-  const out: Array<Record<string, any>> = [];
-  for (const event of body.split(/\r?\n\r?\n/)) {
-    const data = event
-      .split(/\r?\n/)
-      .filter((l) => l.startsWith('data:'))
-      .map((l) => l.slice(5).replace(/^ /, ''))
-      .join('\n');
-    if (data) out.push(JSON.parse(data) as Record<string, any>);
-  }
-  return out;
-}
+/** The JSON-RPC messages carried by a `text/event-stream` body (shared with the MCP e2e helpers). */
+export const sseMessages = sseMessagesOf as (body: string) => Array<Record<string, any>>;
 
 /** The JSON-RPC answer in an HTTP response body: SSE or plain JSON; undefined when the body is neither. */
 export function rpcAnswer(contentType: string, body: string): Record<string, any> | undefined {
