@@ -128,6 +128,10 @@ async function sequential(name, sql, raw, mcp) {
     const r = await mcp.callTool({ name: 'execute_query', arguments: { query: sql } });
     if (r.isError) throw new Error(r.content[0].text);
   };
+  // Both sides must return the same rows, or the comparison means nothing.
+  const rawRows = (await rawCall()).data.length;
+  const gwRows = JSON.parse((await mcp.callTool({ name: 'execute_query', arguments: { query: sql } })).content[0].text).count;
+  if (rawRows !== gwRows) throw new Error(`${name}: raw returned ${rawRows} rows, the gateway ${gwRows}`);
   for (let i = 0; i < 50; i++) {
     await rawCall();
     await gwCall();
@@ -245,16 +249,19 @@ async function main() {
     record({ scenario: 'boot to /readyz 200 (median of 5)', unit: 'ms', gateway: boots[2], target: '<= 1500 ms', pass: boots[2] <= 1500 });
     record({ scenario: 'idle RSS after boot (max of 5)', unit: 'MB', gateway: idle, target: '<= 120 MB', pass: idle <= 120 });
 
-    const gw = await startGateway();
+    // Caps raised so that both sides return all 1000 rows (the default cap is 500 rows / 50 KB).
+    const gw = await startGateway(['--clickhouse-max-result-rows', '1000', '--clickhouse-max-result-bytes', '1000000']);
     const mcp = await mcpClient(gw.url);
     await sequential('SELECT 1', 'SELECT 1', raw, mcp);
     await sequential('1000 rows', 'SELECT number, toString(number) FROM system.numbers LIMIT 1000', raw, mcp);
-    // 1000 rows needs the cap raised for a like-for-like comparison; the default cap is 500.
     const mcps = await Promise.all(Array.from({ length: CONCURRENCY }, () => mcpClient(gw.url)));
     await concurrent('SELECT 1', 'SELECT 1', raw, mcps);
-    await bigResult('default caps (500 rows / 50 KB)', gw);
     await Promise.all([...mcps, mcp].map((c) => c.close()));
     await gw.stop();
+
+    const defaults = await startGateway();
+    await bigResult('default caps (500 rows / 50 KB)', defaults);
+    await defaults.stop();
 
     const raised = await startGateway(['--clickhouse-max-result-rows', '100000', '--clickhouse-max-result-bytes', '10000000']);
     await bigResult('cap raised (100k rows / 10 MB)', raised);
