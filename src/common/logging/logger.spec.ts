@@ -52,3 +52,16 @@ describe('redactText', () => {
     expect(redactText(input)).toBe(expected);
   });
 });
+
+describe('redactObject', () => {
+  it('returns clean objects untouched and copies only along secret paths', async () => {
+    const { redactObject } = await import('./redact.js');
+    const clean = { a: 1, b: { c: 'x' }, list: [{ d: 2 }] };
+    expect(redactObject(clean)).toBe(clean);
+    const dirty = { a: 1, keep: { c: 'x' }, nested: { deeper: { Password: 'p', token: 't' } }, list: [{ secret: 's' }] };
+    const out = redactObject(dirty);
+    expect(out).toEqual({ a: 1, keep: { c: 'x' }, nested: { deeper: { Password: '[redacted]', token: '[redacted]' } }, list: [{ secret: '[redacted]' }] });
+    expect(out.keep).toBe(dirty.keep);
+    expect(dirty.nested.deeper.Password).toBe('p');
+  });
+});

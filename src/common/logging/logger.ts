@@ -1,7 +1,7 @@
 import type { LoggerService } from '@nestjs/common';
 import pino, { type Logger } from 'pino';
 import type { LogLevel } from '../../config/config.types.js';
-import { PINO_REDACT_PATHS, redactText } from './redact.js';
+import { redactObject, redactText } from './redact.js';
 
 /**
  * The process-wide structured logger: JSON lines on stderr (stdout belongs to the stdio MCP transport), with
@@ -17,8 +17,7 @@ export function createRootLogger(level: LogLevel, destination: pino.DestinationS
       },
       base: { service: 'clickhouse-mcp-gateway' },
       timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
-      redact: { paths: PINO_REDACT_PATHS, censor: '[redacted]' },
+      formatters: { level: (label) => ({ level: label }), log: (obj) => redactObject(obj) },
       hooks: {
         // Messages are free text (often a ClickHouse or network error): strip credential-shaped substrings.
         logMethod(args, method) {
