@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { All, Controller, Inject, Req, Res } from '@nestjs/common';
+import { All, type BeforeApplicationShutdown, Controller, Inject, Req, Res } from '@nestjs/common';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
@@ -18,7 +18,7 @@ import { SingleExchangeTransport } from './single-exchange.transport.js';
  * legacy SSE session and `POST /sse?sessionid=…` feeds it. Guards and interceptors apply as to any route.
  */
 @Controller()
-export class McpHttpController {
+export class McpHttpController implements BeforeApplicationShutdown {
   private readonly log: Logger;
   private readonly sseSessions = new Map<string, { transport: SSEServerTransport; context: RequestConnectionContext }>();
   /** Streamable-HTTP requests being answered, by {@link inFlightKey}, for `notifications/cancelled`. */
@@ -167,7 +167,12 @@ export class McpHttpController {
     res.status(refusal.status).type('application/json').send(jsonRpcErrorBody(refusal.code ?? -32000, refusal.message));
   }
 
-  /** Ends every open SSE stream (graceful shutdown). */
+  /** After the drain: legacy SSE streams never end by themselves, so end them before the server closes. */
+  beforeApplicationShutdown(): void {
+    this.closeSessions();
+  }
+
+  /** Ends every open SSE stream. */
   closeSessions(): void {
     for (const { transport } of this.sseSessions.values()) void transport.close();
     this.sseSessions.clear();
