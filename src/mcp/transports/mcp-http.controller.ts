@@ -68,7 +68,7 @@ export class McpHttpController implements BeforeApplicationShutdown {
       // Notifications and client responses need no answer over stateless HTTP; a cancellation reaches the
       // request it names (SDK clients cancel this way and keep the original POST open).
       if ('method' in parsed.message && parsed.message.method === 'notifications/cancelled') {
-        this.cancelInFlight(context, parsed.message.params?.requestId);
+        this.cancelInFlight(context, parsed.message.params?.requestId, req.socket.remoteAddress ?? '');
       }
       res.status(202).end();
       return;
@@ -78,7 +78,7 @@ export class McpHttpController implements BeforeApplicationShutdown {
     res.on('close', () => {
       if (!res.writableFinished) abort.abort(new Error('the client closed the connection'));
     });
-    const flightKey = inFlightKey(context, parsed.id);
+    const flightKey = inFlightKey(context, parsed.id, req.socket.remoteAddress ?? '');
     const flights = this.inFlight.get(flightKey) ?? new Set<AbortController>();
     flights.add(abort);
     this.inFlight.set(flightKey, flights);
@@ -103,9 +103,9 @@ export class McpHttpController implements BeforeApplicationShutdown {
    * scope ids by, so requests are keyed by caller identity (and cluster) plus id; when two requests of the
    * same identity share the id, neither is cancelled rather than risk ending another client's query.
    */
-  private cancelInFlight(context: RequestConnectionContext, requestId: unknown): void {
+  private cancelInFlight(context: RequestConnectionContext, requestId: unknown, client: string): void {
     if (typeof requestId !== 'string' && typeof requestId !== 'number') return;
-    const flights = this.inFlight.get(inFlightKey(context, requestId));
+    const flights = this.inFlight.get(inFlightKey(context, requestId, client));
     if (!flights || flights.size !== 1) return;
     for (const abort of flights) abort.abort(new Error('the client cancelled the request'));
   }
@@ -179,6 +179,9 @@ export class McpHttpController implements BeforeApplicationShutdown {
   }
 }
 
-function inFlightKey(context: RequestConnectionContext, id: string | number): string {
-  return `${context.identity.cacheKey}\u0000${context.cluster ?? ''}\u0000${typeof id}:${id}`;
+function inFlightKey(context: RequestConnectionContext, id: string | number, client: string): string {
+  // Without authentication every caller shares the static identity; the client address then keeps one
+  // anonymous client from cancelling another's call by guessing its (usually small) JSON-RPC id.
+  const who = context.identity.kind === 'static' ? `${context.identity.cacheKey}@${client}` : context.identity.cacheKey;
+  return `${who}\u0000${context.cluster ?? ''}\u0000${typeof id}:${id}`;
 }
