@@ -1,4 +1,6 @@
 import pino, { type Logger } from 'pino';
+import { expect } from 'vitest';
+import { ClickHouseQueryError } from '../../src/clickhouse/clickhouse-error.js';
 import { ClickHouseService } from '../../src/clickhouse/clickhouse.service.js';
 import type { ConnectionSpec } from '../../src/clickhouse/clickhouse.types.js';
 import { parseArgs } from '../../src/config/config.cli.js';
@@ -42,4 +44,15 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, 
     if (Date.now() > until) return false;
     await sleep(everyMs);
   }
+}
+
+/** Awaits a call that must fail, and returns its ClickHouseQueryError. */
+export async function failure(promise: Promise<unknown>): Promise<ClickHouseQueryError> {
+  try {
+    await promise;
+  } catch (err) {
+    expect(err).toBeInstanceOf(ClickHouseQueryError);
+    return err as ClickHouseQueryError;
+  }
+  throw new Error('expected the call to fail');
 }

@@ -3,13 +3,13 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClickHouseModule } from '../../src/clickhouse/clickhouse.module.js';
 import { ClickHouseService } from '../../src/clickhouse/clickhouse.service.js';
-import { ClickHouseQueryError } from '../../src/clickhouse/clickhouse-error.js';
 import { type ConnectionSpec, ExactNumber } from '../../src/clickhouse/clickhouse.types.js';
 import { DEMO_TRIP_COUNT } from '../../src/clickhouse/demo-data.js';
 import { LoggingModule } from '../../src/common/logging/logging.module.js';
 import { parseArgs } from '../../src/config/config.cli.js';
 import { loadConfig } from '../../src/config/config.loader.js';
 import { ConfigModule } from '../../src/config/config.module.js';
+import { failure } from './ch-test-helpers.js';
 
 /**
  * The data layer on the embedded engine (chDB 26.x in-process): modern SQL, the demo data set, and the
@@ -20,16 +20,6 @@ const DB = 'chmod_emb';
 let app: TestingModule;
 let service: ClickHouseService;
 let conn: ConnectionSpec;
-
-async function failure(promise: Promise<unknown>): Promise<ClickHouseQueryError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(ClickHouseQueryError);
-    return err as ClickHouseQueryError;
-  }
-  throw new Error('expected the call to fail');
-}
 
 beforeAll(async () => {
   const input = { args: parseArgs(['--clickhouse-protocol', 'embedded']), env: {} };

@@ -2,11 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClickHouseQueryError } from '../../src/clickhouse/clickhouse-error.js';
 import type { ClickHouseService } from '../../src/clickhouse/clickhouse.service.js';
 import { ExactNumber, type QueryEvent } from '../../src/clickhouse/clickhouse.types.js';
 import { CH_TEST_URL, chQuery } from '../setup/clickhouse-server.js';
-import { DEAD_PORT, connection, makeService, memoryLogger, testConfig, waitFor } from './ch-test-helpers.js';
+import { DEAD_PORT, connection, makeService, memoryLogger, testConfig, waitFor, failure } from './ch-test-helpers.js';
 
 /** Tests of the data layer against the real ClickHouse 18.16 test server. Tables: chmod_srv_*. */
 
@@ -16,16 +15,6 @@ const SLOW = 'SELECT sleepEachRow(0.5) FROM system.numbers LIMIT 20 SETTINGS max
 async function running(queryId: string): Promise<boolean> {
   const n = await chQuery(`SELECT count() FROM system.processes WHERE query_id = '${queryId}'`);
   return Number(n.trim()) > 0;
-}
-
-async function failure(promise: Promise<unknown>): Promise<ClickHouseQueryError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(ClickHouseQueryError);
-    return err as ClickHouseQueryError;
-  }
-  throw new Error('expected the call to fail');
 }
 
 let service: ClickHouseService;
