@@ -165,7 +165,9 @@ export class ClickHouseService implements OnModuleInit, OnApplicationShutdown {
         protocol: conn.protocol,
         durationMs: performance.now() - started,
         outcome: 'ok',
+        sqlKind: isSelectQuery(sql) ? 'select' : 'execute',
         rows: result.rows.length,
+        approxBytes: result.approxBytes,
         ...(result.truncated ? { truncated: result.truncated.reason } : {}),
       });
       this.log.debug(
@@ -174,7 +176,7 @@ export class ClickHouseService implements OnModuleInit, OnApplicationShutdown {
       );
       return result;
     } catch (err) {
-      throw this.failed('query', conn, started, toClickHouseError(err, ctx), sql);
+      throw this.failed('query', conn, started, toClickHouseError(err, ctx), sql, isSelectQuery(sql) ? 'select' : 'execute');
     }
   }
 
@@ -199,11 +201,11 @@ export class ClickHouseService implements OnModuleInit, OnApplicationShutdown {
     const ctx = this.errorContext(conn, queryId, opts.settings);
     try {
       await this.runCommand(conn, sql, opts, queryId, ctx);
-      this.emit({ operation: 'command', protocol: conn.protocol, durationMs: performance.now() - started, outcome: 'ok' });
+      this.emit({ operation: 'command', protocol: conn.protocol, durationMs: performance.now() - started, outcome: 'ok', sqlKind: 'execute' });
       this.log.debug({ query_id: queryId, duration_ms: Math.round(performance.now() - started), sql: sql.slice(0, 200) }, 'ClickHouse command done');
       return { queryId };
     } catch (err) {
-      throw this.failed('command', conn, started, toClickHouseError(err, ctx), sql);
+      throw this.failed('command', conn, started, toClickHouseError(err, ctx), sql, 'execute');
     }
   }
 
@@ -638,8 +640,15 @@ export class ClickHouseService implements OnModuleInit, OnApplicationShutdown {
     };
   }
 
-  private failed(operation: QueryEvent['operation'], conn: ConnectionSpec, started: number, error: ClickHouseQueryError, sql?: string): ClickHouseQueryError {
-    this.emit({ operation, protocol: conn.protocol, durationMs: performance.now() - started, outcome: 'error', errorKind: error.kind });
+  private failed(
+    operation: QueryEvent['operation'],
+    conn: ConnectionSpec,
+    started: number,
+    error: ClickHouseQueryError,
+    sql?: string,
+    sqlKind?: QueryEvent['sqlKind'],
+  ): ClickHouseQueryError {
+    this.emit({ operation, protocol: conn.protocol, durationMs: performance.now() - started, outcome: 'error', errorKind: error.kind, ...(sqlKind ? { sqlKind } : {}) });
     const level = error.kind === 'unreachable' ? 'warn' : 'debug';
     this.log[level](
       { query_id: error.queryId, kind: error.kind, code: error.code, reason: error.userMessage, ...(sql ? { sql: sql.slice(0, 200) } : {}) },

@@ -124,7 +124,11 @@ export interface QueryEvent {
   protocol: 'http' | 'embedded';
   durationMs: number;
   outcome: 'ok' | 'error';
+  /** altinity-mcp's query kind: `select` when the SQL passes its SELECT-like test, else `execute` (absent for pings). */
+  sqlKind?: 'select' | 'execute';
   errorKind?: ClickHouseErrorKind;
+  /** Approximate bytes of the rows returned, the estimate the byte cap uses (successful queries only). */
+  approxBytes?: number;
   /** Rows returned (query only). */
   rows?: number;
   /** Set when a row or byte cap cut the result (query only). */
