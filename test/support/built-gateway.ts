@@ -1,10 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const OUT = join(ROOT, 'node_modules', '.cache', 'gateway-test-build');
+// One build directory per checkout: git worktrees that share one node_modules must not reuse each other's build.
+const OUT = join(ROOT, 'node_modules', '.cache', `gateway-test-build-${createHash('sha256').update(realpathSync(ROOT)).digest('hex').slice(0, 8)}`);
 
 function newestSource(dir: string): number {
   return readdirSync(dir, { withFileTypes: true }).reduce((max, e) => {
