@@ -53,9 +53,20 @@ function methodOf(schema: AnyObjectSchema): string {
   return method;
 }
 
-/** A schema the SDK's own parse cannot fail on: the request was routed here by this very method. */
-function methodOnly(schema: AnyObjectSchema) {
-  return z.looseObject({ method: z.literal(methodOf(schema)) });
+const methodOnlySchemas = new Map<string, z.ZodObject>();
+
+/**
+ * A schema the SDK's own parse cannot fail on: the request was routed here by this very method. Built once
+ * per method, since a server (and its dozen handlers) is built per request.
+ */
+function methodOnly(schema: AnyObjectSchema): z.ZodObject {
+  const method = methodOf(schema);
+  let loose = methodOnlySchemas.get(method);
+  if (!loose) {
+    loose = z.looseObject({ method: z.literal(method) });
+    methodOnlySchemas.set(method, loose);
+  }
+  return loose;
 }
 
 function parseParams<T extends AnyObjectSchema>(schema: T, request: unknown): SchemaOutput<T> {
