@@ -40,6 +40,12 @@ const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.str
 @Injectable()
 export class ConfigStore implements OnApplicationShutdown {
   private active: GatewayConfig;
+  /**
+   * What `ConfigService` reads: one accessor per namespace (`clickhouse`, `server`, `logging`, `multicluster`,
+   * `reload_time`) onto the snapshot in force. A reload swaps `active` in one assignment, so the next `get`
+   * sees the new snapshot, and a namespace object once read never changes under its reader.
+   */
+  readonly namespaces: GatewayConfig;
   private lastFileText: string | undefined;
   private readonly listeners: Listener[] = [];
   private timer?: NodeJS.Timeout;
@@ -47,6 +53,11 @@ export class ConfigStore implements OnApplicationShutdown {
   constructor(@Inject(BOOT_CONFIG) private readonly bootConfig: BootConfig) {
     this.active = bootConfig.loaded.config;
     this.lastFileText = bootConfig.loaded.fileText;
+    const namespaces = {} as GatewayConfig;
+    for (const key of Object.keys(this.active) as (keyof GatewayConfig)[]) {
+      Object.defineProperty(namespaces, key, { enumerable: true, get: () => this.active[key] });
+    }
+    this.namespaces = Object.freeze(namespaces);
   }
 
   get current(): GatewayConfig {

@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { Protocol } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import {
   GetPromptRequestSchema,
@@ -13,7 +12,8 @@ import {
 import { z } from 'zod';
 import type { RequestConnectionContext } from '../common/request-context.js';
 import { GATEWAY_VERSION } from '../version.js';
-import { fromSchemaError, invalidParams } from './json-rpc-error.js';
+import { GatewayMcpServer } from './gateway-mcp-server.js';
+import { invalidParams } from './json-rpc-error.js';
 import { McpPromptsService } from './prompts/mcp-prompts.service.js';
 import { McpResourcesService } from './resources/mcp-resources.service.js';
 import { McpToolsService } from './tools/mcp-tools.service.js';
@@ -39,8 +39,6 @@ const CallToolRequestLooseSchema = z.object({
   params: z.looseObject({ name: z.string(), arguments: z.unknown().optional() }),
 });
 
-type RequestHandler = (request: unknown, extra: unknown) => Promise<unknown>;
-
 export const SERVER_NAME = 'Altinity ClickHouse MCP Server';
 export const SERVER_INSTRUCTIONS =
   'Altinity ClickHouse MCP Server - A Model Context Protocol server for interacting with ClickHouse databases';
@@ -65,7 +63,7 @@ export class McpServerFactory {
   ) {}
 
   create(ctx: McpCallContext): Server {
-    const server = new Server(
+    const server = new GatewayMcpServer(
       { name: SERVER_NAME, version: GATEWAY_VERSION },
       {
         capabilities: {
@@ -79,17 +77,13 @@ export class McpServerFactory {
       },
     );
     server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await this.tools.listTools(ctx) }));
-    // Registered with the protocol layer directly: the SDK Server's own tools/call wrapper would refuse a
-    // non-object `arguments` with a schema dump before the tool could answer it.
-    Protocol.prototype.setRequestHandler.call(
-      server,
-      CallToolRequestLooseSchema as never,
-      (async (request: z.infer<typeof CallToolRequestLooseSchema>, extra: { signal: AbortSignal }) => {
-        const result = await this.tools.callTool(callScope(ctx, extra.signal), request.params.name, request.params.arguments);
-        if (result === undefined) throw invalidParams(`unknown tool "${request.params.name}"`);
-        return result;
-      }) as never,
-    );
+    // Without the SDK Server's own tools/call check, which would refuse a non-object `arguments` with a schema
+    // dump before the tool could answer it (see GatewayMcpServer).
+    server.setRawToolCallHandler(CallToolRequestLooseSchema, async (request, extra) => {
+      const result = await this.tools.callTool(callScope(ctx, extra.signal), request.params.name, request.params.arguments);
+      if (result === undefined) throw invalidParams(`unknown tool "${request.params.name}"`);
+      return result;
+    });
     server.setRequestHandler(ListResourcesRequestSchema, async () => ({ resources: this.resources.listResources() }));
     server.setRequestHandler(ListResourceTemplatesRequestSchema, async () => ({
       resourceTemplates: this.resources.listTemplates(),
@@ -101,7 +95,6 @@ export class McpServerFactory {
     server.setRequestHandler(GetPromptRequestSchema, async (request) =>
       this.prompts.get(request.params.name, request.params.arguments ?? {}),
     );
-    answerBadParamsAsInvalidParams(server);
     return server;
   }
 }
@@ -117,23 +110,4 @@ function callScope(ctx: McpCallContext, requestSignal: AbortSignal): McpCallCont
   if (requestSignal.aborted) controller.abort(requestSignal.reason);
   else requestSignal.addEventListener('abort', () => controller.abort(requestSignal.reason), { once: true });
   return ctx;
-}
-
-/**
- * Wraps every request handler of the server (the SDK's built-ins such as initialize and logging/setLevel
- * included) so that a request whose params fail the SDK's schema gets `-32602 Invalid params` with a readable
- * line instead of `-32603 Internal error` carrying a JSON dump of the schema issues.
- */
-function answerBadParamsAsInvalidParams(server: Server): void {
-  const handlers = (server as unknown as { _requestHandlers?: Map<string, RequestHandler> })._requestHandlers;
-  if (!(handlers instanceof Map)) return;
-  for (const [method, handler] of handlers) {
-    handlers.set(method, async (request, extra) => {
-      try {
-        return await handler(request, extra);
-      } catch (err) {
-        throw fromSchemaError(err) ?? err;
-      }
-    });
-  }
 }

@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
 import { ErrorCode, type ReadResourceResult, type Resource, type ResourceTemplate } from '@modelcontextprotocol/sdk/types.js';
 import { JsonRpcError } from '../json-rpc-error.js';
 import { ClickHouseQueryError } from '../../clickhouse/clickhouse-error.js';
 import { ClickHouseService } from '../../clickhouse/clickhouse.service.js';
-import { ConfigStore } from '../../config/config.store.js';
+import type { GatewayConfig } from '../../config/config.types.js';
 import type { McpCallContext } from '../mcp-server.factory.js';
 import { sqlString } from '../tools/dynamic-tools.js';
 import { goJsonString, goJsonValue, truncateErrorForClient } from '../tools/result-format.js';
@@ -41,7 +42,7 @@ const COLUMN_FIELDS = [
 @Injectable()
 export class McpResourcesService {
   constructor(
-    private readonly config: ConfigStore,
+    private readonly config: ConfigService<GatewayConfig, true>,
     private readonly clickhouse: ClickHouseService,
   ) {}
 
@@ -60,7 +61,7 @@ export class McpResourcesService {
   }
 
   private connection(ctx: McpCallContext) {
-    return this.clickhouse.connectionFromConfig(this.config.current.clickhouse, ctx.connection.clickhouse);
+    return this.clickhouse.connectionFromConfig(this.config.get('clickhouse', { infer: true }), ctx.connection.clickhouse);
   }
 
   private async readSchema(ctx: McpCallContext): Promise<ReadResourceResult> {

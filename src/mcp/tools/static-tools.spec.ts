@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DynamicToolRule, ToolDefinition } from '../../config/config.types.js';
 import { buildSettingsSchema, executeQueryTool, resolveToolDefinitions, writeQueryTool } from './static-tools.js';
-import { compileRuleRegexp } from './rule-regexp.js';
 
 const cfg = (tools: ToolDefinition[] = [], dynamic_tools: DynamicToolRule[] = [], read_only = false) => ({
   server: { tools, dynamic_tools },
@@ -121,7 +120,7 @@ describe('resolveToolDefinitions (§3.3)', () => {
       `server.tools[6]: Unknown static write tool name "nope" (only write_query exists); skipping`,
       `server.tools[7]: Invalid tool type, must be 'read' or 'write' (type "admin"); skipping`,
       'server.tools[8]: Tool definition must have either name (static) or view_regexp/table_regexp (dynamic); skipping',
-      'server.tools[9]: dynamic_tools: invalid regexp "(?=x)": look-around assertions are not supported by RE2, skipping rule',
+      'server.tools[9]: dynamic_tools: invalid regexp "(?=x)": error parsing regexp: invalid or unsupported Perl syntax: `(?=`, skipping rule',
     ]);
   });
 
@@ -149,61 +148,5 @@ describe('resolveToolDefinitions (§3.3)', () => {
     const r = resolveToolDefinitions(cfg([{ type: 'read', name: 'execute_query' }], [{ regexp: 'x' }]));
     expect(r.warnings).toEqual([]);
     expect(r.dynamicRules).toEqual([]);
-  });
-});
-
-describe('compileRuleRegexp (Go RE2 → JavaScript)', () => {
-  const matches = (re: string, s: string): boolean => {
-    const c = compileRuleRegexp(re);
-    if (!c.ok) throw new Error(c.error);
-    return c.regexp.test(s);
-  };
-
-  it('matches unanchored like Go MatchString', () => {
-    expect(matches('mydb\\.users', 'mydb.users')).toBe(true);
-    expect(matches('users', 'mydb.users_archive')).toBe(true);
-    expect(matches('^mydb\\.users$', 'mydb.users_archive')).toBe(false);
-  });
-
-  it('converts leading flags, named groups, \\z, \\A, \\Q…\\E, POSIX classes, \\p, octal, literal braces', () => {
-    expect(matches('(?i)^MYDB\\.', 'mydb.t')).toBe(true);
-    expect(compileRuleRegexp('(?i)x').ok && (compileRuleRegexp('(?i)x') as { regexp: RegExp }).regexp.flags).toBe('i');
-    expect(matches('(?P<db>[a-z]+)\\.t', 'abc.t')).toBe(true);
-    expect(matches('users\\z', 'db.users')).toBe(true);
-    expect(matches('users\\z', 'db.users\n')).toBe(false);
-    expect(matches('\\Adb\\.', 'db.x')).toBe(true);
-    expect(matches('\\Qa.b\\E', 'a.b')).toBe(true);
-    expect(matches('\\Qa.b\\E', 'axb')).toBe(false);
-    expect(matches('^[[:alpha:]_]+\\.[[:digit:]]+$', 'db.123')).toBe(true);
-    expect(matches('^\\p{Greek}+$', 'αβγ')).toBe(true);
-    expect(matches('^\\pL+$', 'abc')).toBe(true);
-    expect(matches('a\\056b', 'a.b')).toBe(true);
-    expect(matches('^a{2}$', 'aa')).toBe(true);
-    expect(matches('a{x', 'a{x')).toBe(true);
-    expect(matches('[]a]', ']')).toBe(true);
-    expect(matches('^.$', '\r')).toBe(true); // RE2's . matches \r
-    expect(matches('^.$', '\n')).toBe(false);
-    expect(matches('(?s)^.$', '\n')).toBe(true);
-    expect(matches('a\\sb', 'a\u00a0b')).toBe(false); // RE2's \s is ASCII only
-    expect(matches('a\\-b\\_c', 'a-b_c')).toBe(true);
-  });
-
-  it('rejects what RE2 rejects or JavaScript cannot express, with a reason', () => {
-    const cases: [string, string][] = [
-      ['(?=x)', 'look-around assertions are not supported by RE2'],
-      ['(a)\\1', 'back-reference \\1 is not supported'],
-      ['a(?i)b', 'flag groups are only supported at the very start of the pattern'],
-      ['(?U)a+', 'the (?U) ungreedy flag is not supported'],
-      ['[[:^alpha:]]', 'unknown or negated POSIX class [:^alpha:]'],
-      ['\\C', '\\C (any byte) is not supported'],
-      ['\\k', 'invalid escape sequence \\k'],
-      ['[abc', 'missing closing ]'],
-    ];
-    for (const [re, reason] of cases) {
-      expect(compileRuleRegexp(re), re).toEqual({ ok: false, error: `invalid regexp ${JSON.stringify(re)}: ${reason}` });
-    }
-    const bad = compileRuleRegexp('a(b');
-    expect(bad.ok).toBe(false);
-    expect(!bad.ok && bad.error.startsWith('invalid regexp "a(b": ')).toBe(true);
   });
 });

@@ -4,7 +4,7 @@
  * (altinity-mcp `RegisterTools` / `resolveToolDefinitions`, pkg/server/server.go).
  */
 import type { ClickHouseConfig, ServerConfig, ToolDefinition } from '../../config/config.types.js';
-import { compileRuleRegexp } from './rule-regexp.js';
+import { compileRuleRegexp, type RuleRegexp } from './rule-regexp.js';
 import { setOwn, sortedRecord, type JsonSchema, type McpToolDefinition, type ObjectSchema } from './tool-types.js';
 
 export { compileRuleRegexp } from './rule-regexp.js';
@@ -90,7 +90,7 @@ export interface DynamicRule {
   prefix: string;
   /** Only for write rules. */
   mode?: 'insert';
-  regexp: RegExp;
+  regexp: RuleRegexp;
   /** The pattern as configured (for messages). */
   pattern: string;
   /** Where the rule came from, e.g. `server.tools[2]`. */

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { All, type BeforeApplicationShutdown, Controller, Inject, Req, Res } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { ROOT_LOGGER } from '../../common/logging/logging.module.js';
 import { getRequestContext, type RequestConnectionContext, STATIC_IDENTITY } from '../../common/request-context.js';
-import { ConfigStore } from '../../config/config.store.js';
+import type { GatewayConfig } from '../../config/config.types.js';
 import { McpServerFactory } from '../mcp-server.factory.js';
 import { BodyTooLargeError, checkHostAndOrigin, checkStreamableHeaders, type HttpRefusal, readBody } from './http-checks.js';
 import { INVALID_REQUEST, jsonRpcErrorBody, parseJsonRpcBody } from './json-rpc.js';
@@ -25,7 +26,7 @@ export class McpHttpController implements BeforeApplicationShutdown {
   private readonly inFlight = new Map<string, Set<AbortController>>();
 
   constructor(
-    private readonly config: ConfigStore,
+    private readonly config: ConfigService<GatewayConfig, true>,
     private readonly factory: McpServerFactory,
     @Inject(ROOT_LOGGER) logger: Logger,
   ) {
@@ -34,10 +35,12 @@ export class McpHttpController implements BeforeApplicationShutdown {
 
   @All('{*path}')
   async handle(@Req() req: Request, @Res() res: Response): Promise<void> {
-    const server = this.config.current.server;
+    // One read: this request's checks and limits all come from the same snapshot (transport and
+    // max_body_bytes are restart-only, so they are the boot values).
+    const server = this.config.get('server', { infer: true });
     const refusal = checkHostAndOrigin(req, server);
     if (refusal) return this.refuse(res, refusal);
-    if (this.config.boot.server.transport === 'sse') return this.handleSse(req, res);
+    if (server.transport === 'sse') return this.handleSse(req, res);
 
     if (req.method !== 'POST') {
       return this.refuse(res, { status: 405, message: 'Method Not Allowed', headers: { Allow: 'POST' } });
@@ -47,13 +50,13 @@ export class McpHttpController implements BeforeApplicationShutdown {
 
     let body: Buffer;
     try {
-      body = await readBody(req, this.config.boot.server.max_body_bytes);
+      body = await readBody(req, server.max_body_bytes);
     } catch (err) {
       if (err instanceof BodyTooLargeError) {
         res.setHeader('Connection', 'close');
         return this.refuse(res, {
           status: 413,
-          message: `Payload Too Large: the request body is over ${this.config.boot.server.max_body_bytes} bytes`,
+          message: `Payload Too Large: the request body is over ${server.max_body_bytes} bytes`,
         });
       }
       return this.refuse(res, { status: 400, message: 'Bad Request: the request body could not be read' });
@@ -143,7 +146,7 @@ export class McpHttpController implements BeforeApplicationShutdown {
     }
     let body: Buffer;
     try {
-      body = await readBody(req, this.config.boot.server.max_body_bytes);
+      body = await readBody(req, this.config.get('server.max_body_bytes', { infer: true }));
     } catch (err) {
       return this.refuse(res, err instanceof BodyTooLargeError ? { status: 413, message: 'Payload Too Large' } : { status: 400, message: 'Bad Request' });
     }
