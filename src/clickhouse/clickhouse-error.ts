@@ -9,7 +9,8 @@ import type { ClickHouseErrorKind } from './clickhouse.types.js';
  * Server exception formats handled:
  *  - 18.16:  `Code: 60, e.displayText() = DB::Exception: Table default.x doesn't exist., e.what() = DB::Exception`
  *  - modern: `Code: 60. DB::Exception: Table default.x does not exist. (UNKNOWN_TABLE) (version 24.3.1.1)`
- *  - chDB through @clickhouse/client: an Error with `code: "60"` (a string), `type: "UNKNOWN_TABLE"` and the bare message
+ *  - chDB through @clickhouse/client: an Error with `code: "60"` (a string), `type` and a bare message, and the
+ *    engine's own text (`Query failed: Code: 60. DB::Exception: …`) as `cause`, which is what is parsed
  *  - Poco (18.16 HTTP layer): `Poco::Exception. Code: 1000, e.code() = 0, e.displayText() = …, e.what() = …`
  */
 

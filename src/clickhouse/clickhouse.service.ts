@@ -52,7 +52,11 @@ const DEFAULT_PING_TIMEOUT_MS = 5_000;
  * caller's settings go into an inline `SETTINGS` clause on SELECT/WITH statements only, and caps are enforced
  * by the gateway as well. chDB has no users, so `readOnly` is not enforced by the engine: read-only mode on the
  * embedded engine relies on the caller's statement guard (execute_query accepts only SELECT-like SQL, and
- * write tools are not offered in read-only mode). KILL QUERY and /ping do not apply to it.
+ * write tools are not offered in read-only mode). KILL QUERY and /ping do not apply to it. The engine is
+ * sandboxed (embedded-sandbox.ts: no file or network access from SQL) and INTO OUTFILE is refused here.
+ *
+ * Every `query`/`command` first asks the optional CLICKHOUSE_QUERY_GUARD (the SQL policy); its refusal is a
+ * ClickHouseQueryError of kind `rejected`, reported to `onQuery` listeners like any failure.
  */
 @Injectable()
 export class ClickHouseService implements OnModuleInit, OnApplicationShutdown {
