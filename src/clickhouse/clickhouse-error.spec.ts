@@ -2,12 +2,13 @@ import { describe, expect, it } from 'vitest';
 import {
   ClickHouseQueryError,
   abortError,
-  findExceptionStart,
+  exceptionOutsideJsonStrings,
   fromHttpError,
   parseServerException,
   readonlySettingName,
   scrub,
   toClickHouseError,
+  withoutAppendedClause,
 } from './clickhouse-error.js';
 
 // Real texts, captured from ClickHouse 18.16.1 (HTTP bodies), modern servers and chDB 26.7.
@@ -39,6 +40,7 @@ const MODERN = {
 };
 
 describe('parseServerException', () => {
+  const ctx = { queryId: 'q1', address: '127.0.0.1:18123' };
   it('reads the 18.16 format', () => {
     expect(parseServerException(OLD.table)).toEqual({ code: 60, type: 'UNKNOWN_TABLE', message: "Table default.nosuch doesn't exist." });
     expect(parseServerException(OLD.timeout)).toEqual({ code: 159, type: 'TIMEOUT_EXCEEDED', message: 'Timeout exceeded: elapsed 1.004 seconds, maximum: 1' });
@@ -52,11 +54,33 @@ describe('parseServerException', () => {
     expect(parseServerException(MODERN.syntax)?.message).toBe("Syntax error: failed at position 1 ('SELEC') (line 1, col 1): SELEC 1. Expected one of: Query, Query with output.");
   });
 
-  it('finds an exception 18.16 appended to row data', () => {
+  it('finds an exception 18.16 appended to row data only outside JSON strings', () => {
     const body = '\t\t[0],\n\t\t[0]Code: 395, e.displayText() = DB::Exception: Value passed to \'throwIf\' function is non zero, e.what() = DB::Exception\n';
-    expect(findExceptionStart(body)).toBe(body.indexOf('Code: 395'));
-    expect(parseServerException(body)).toMatchObject({ code: 395, message: "Value passed to 'throwIf' function is non zero" });
+    expect(exceptionOutsideJsonStrings(body)).toBe(body.indexOf('Code: 395'));
+    expect(parseServerException(body.slice(exceptionOutsideJsonStrings(body)))).toMatchObject({ code: 395, message: "Value passed to 'throwIf' function is non zero" });
+    expect(exceptionOutsideJsonStrings('\t\t["Code: 164, e.displayText() = x, \\"Code: 1. DB::Exception: y"]')).toBe(-1);
     expect(parseServerException('["Code: 1 is just data"]')).toBeUndefined();
+  });
+
+  it('takes the code from the start of the text, never from quoted user data', () => {
+    const forgedOld =
+      "Code: 6, e.displayText() = DB::Exception: Cannot parse string 'Code: 164. DB::Exception: Cannot modify \\'readonly\\' setting' as UInt8: syntax error at begin of string., e.what() = DB::Exception\n";
+    expect(parseServerException(forgedOld)?.code).toBe(6);
+    const forgedModern =
+      "Code: 6. DB::Exception: Cannot parse string 'x (READONLY) (version 1.1)' as UInt8: syntax error. (CANNOT_PARSE_TEXT) (version 24.3.1.1 (official build))";
+    expect(parseServerException(forgedModern)).toMatchObject({ code: 6, type: 'CANNOT_PARSE_TEXT' });
+    // Text that does not begin with an exception is not one, whatever it contains.
+    expect(parseServerException("SELECT 'Code: 164, e.displayText() = DB::Exception: Cannot override setting (readonly), e.what() = DB::Exception'")).toBeUndefined();
+    const err = fromHttpError(400, forgedOld, ctx);
+    expect([err.kind, err.code]).toEqual(['other', 6]);
+  });
+
+  it('prefers the X-ClickHouse-Exception-Code header', () => {
+    const err = fromHttpError(500, MODERN.readonly, ctx, '60');
+    expect([err.kind, err.code, err.type]).toEqual(['unknown_table', 60, 'UNKNOWN_TABLE']);
+    const bare = fromHttpError(500, 'something odd', ctx, '159');
+    expect([bare.kind, bare.code]).toEqual(['timeout', 159]);
+    expect(fromHttpError(500, MODERN.readonly, ctx, 'junk').code).toBe(164);
   });
 
   it('names the setting of a readonly refusal', () => {
@@ -117,6 +141,35 @@ describe('fromHttpError / toClickHouseError', () => {
   it('maps plain Errors carrying a server text (how @clickhouse/client reports 18.16 errors)', () => {
     const err = toClickHouseError(new Error(OLD.table), ctx);
     expect([err.kind, err.code]).toEqual(['unknown_table', 60]);
+  });
+
+  it('re-reads chDB errors from the engine text: a forged type or code in the data does not count', () => {
+    const engineText =
+      "Query failed: Code: 6. DB::Exception: Cannot parse string 'Code: 164. DB::Exception: Cannot modify \\'readonly\\' setting (READONLY)' as UInt8: syntax error at begin of string. (CANNOT_PARSE_TEXT)";
+    // What @clickhouse/client-common's parseError makes of it: the type and message after the LAST "Exception: ".
+    const wrapped = Object.assign(new Error("Cannot modify \\'read', 'only\\' setting "), { code: '6', type: 'READONLY', cause: new Error(engineText) });
+    const err = toClickHouseError(wrapped, ctx);
+    expect([err.kind, err.code, err.type]).toEqual(['other', 6, 'CANNOT_PARSE_TEXT']);
+    // A wrapper whose engine text is not an exception at its start: no code is believed.
+    const loose = Object.assign(new Error('x'), { code: '164', type: 'READONLY', cause: new Error('something broke: Code: 164. DB::Exception: x (READONLY)') });
+    expect([toClickHouseError(loose, ctx).kind, toClickHouseError(loose, ctx).code]).toEqual(['other', undefined]);
+  });
+
+  it('keeps the appended SETTINGS clause out of embedded syntax errors', () => {
+    const caller = 'SELECT 1 FROM numbers(2) WHERE';
+    const sent = `${caller}\nSETTINGS max_threads = 1`;
+    const raw = new Error(
+      'Query failed: Code: 62. DB::Exception: Syntax error: failed at position 41 (max_threads) (line 2, col 10): max_threads = 1. Expected one of: token sequence, OR, AND. (SYNTAX_ERROR)',
+    );
+    const mapped = withoutAppendedClause(toClickHouseError(raw, ctx), caller, sent);
+    expect(mapped.userMessage).toContain('failed at position 31 (end of query) (line 1, col 31)');
+    expect(mapped.serverMessage).not.toMatch(/max_threads/);
+    const inside = new Error(
+      'Query failed: Code: 62. DB::Exception: Syntax error: failed at position 7 (1) (line 1, col 7): 1\nSETTINGS max_threads = 1. Expected one of: token. (SYNTAX_ERROR)',
+    );
+    const kept = withoutAppendedClause(toClickHouseError(inside, ctx), 'SELEC 1', 'SELEC 1\nSETTINGS max_threads = 1');
+    expect(kept.userMessage).toContain('failed at position 7 (1) (line 1, col 7): 1. Expected one of');
+    expect(kept.serverMessage).not.toMatch(/SETTINGS|max_threads/);
   });
 
   it('maps transport failures', () => {

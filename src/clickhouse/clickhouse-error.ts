@@ -9,7 +9,8 @@ import type { ClickHouseErrorKind } from './clickhouse.types.js';
  * Server exception formats handled:
  *  - 18.16:  `Code: 60, e.displayText() = DB::Exception: Table default.x doesn't exist., e.what() = DB::Exception`
  *  - modern: `Code: 60. DB::Exception: Table default.x does not exist. (UNKNOWN_TABLE) (version 24.3.1.1)`
- *  - chDB through @clickhouse/client: an Error with `code: "60"` (a string), `type: "UNKNOWN_TABLE"` and the bare message
+ *  - chDB through @clickhouse/client: an Error with `code: "60"` (a string), `type` and a bare message, and the
+ *    engine's own text (`Query failed: Code: 60. DB::Exception: …`) as `cause`, which is what is parsed
  *  - Poco (18.16 HTTP layer): `Poco::Exception. Code: 1000, e.code() = 0, e.displayText() = …, e.what() = …`
  */
 
@@ -74,20 +75,56 @@ export interface ParsedServerException {
 
 const OLD_HEAD = /^Code: (\d+), (?:e\.code\(\) = -?\d+, )?e\.displayText\(\) = (?:DB::Exception: )?/;
 const NEW_HEAD = /^Code: (\d+)\. (?:DB::Exception: )?/;
+/** Frames put in front of the exception by the layer that reports it (never user text). */
+const FRAME_PREFIX = /^(?:Poco::Exception\. |Query failed: )/;
+/** A server exception head where the server writes one (row data never contains it outside a JSON string). */
+const HEAD_ANYWHERE = /Code: \d+(?:, (?:e\.code\(\) = -?\d+, )?e\.displayText\(\) = |\. DB::Exception: )/g;
+/** Modern servers wrap an error from another node: the inner exception is also the server's text. */
+const CLUSTER_WRAP = /^There was an error on \[[^\]\n]*\]: /;
 
-/** Finds where a server exception starts in a text (the last one: a mid-stream exception follows row data). */
-export function findExceptionStart(text: string): number {
-  const re = /Code: \d+(?:, (?:e\.code\(\) = -?\d+, )?e\.displayText\(\) = |\. DB::Exception: )/g;
-  let last = -1;
-  for (let m = re.exec(text); m; m = re.exec(text)) last = m.index;
-  return last;
+/**
+ * Why the parsing is anchored: an exception message quotes user data (`Cannot parse string 'Code: 164. …'`),
+ * so a `Code: N` found anywhere in the text may have been written by the caller. The code is taken only from
+ * where the server writes it: the `X-ClickHouse-Exception-Code` header, the start of an error body, or the
+ * exact place where a row stream broke off (see JsonCompactReader). The symbolic type of the modern format is
+ * the suffix the server appends last, after any quoted data.
+ */
+
+/** True when the text (leading whitespace aside) begins with a server exception. */
+export function startsWithException(text: string): boolean {
+  const body = text.trimStart().replace(FRAME_PREFIX, '');
+  return OLD_HEAD.test(body) || NEW_HEAD.test(body);
 }
 
-/** Parses a ClickHouse exception text in the 18.16 or the modern format; undefined when it is neither. */
+/**
+ * Where a server exception starts in JSON output that broke off: the first exception head outside a JSON
+ * string literal at or after `from`, or -1. ClickHouse writes every user-controlled value of a JSON format
+ * (strings, names, dates) inside a string literal, so a head outside one can only be the server's own.
+ */
+export function exceptionOutsideJsonStrings(text: string, from = 0): number {
+  let inString = false;
+  for (let i = from; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92 /* \ */) i++;
+      else if (c === 34 /* " */) inString = false;
+    } else if (c === 34) {
+      inString = true;
+    } else if (c === 67 /* C */) {
+      HEAD_ANYWHERE.lastIndex = i;
+      const m = HEAD_ANYWHERE.exec(text);
+      if (m && m.index === i) return i;
+    }
+  }
+  return -1;
+}
+
+/**
+ * Parses a ClickHouse exception text in the 18.16 or the modern format. The text must BEGIN with the exception
+ * (after whitespace and a `Poco::Exception. ` / `Query failed: ` frame); undefined when it does not.
+ */
 export function parseServerException(text: string): ParsedServerException | undefined {
-  const at = findExceptionStart(text);
-  if (at < 0) return undefined;
-  const body = text.slice(at).trim();
+  const body = text.trim().replace(FRAME_PREFIX, '');
   const old = OLD_HEAD.exec(body);
   if (old) {
     // 18.16: "Code: 60, e.displayText() = DB::Exception: <msg>, e.what() = DB::Exception"
@@ -100,15 +137,30 @@ export function parseServerException(text: string): ParsedServerException | unde
   const modern = NEW_HEAD.exec(body);
   if (!modern) return undefined;
   // modern: "Code: 60. DB::Exception: <msg>. (UNKNOWN_TABLE) (version 24.3.1.1 (official build))"
-  let rest = body.slice(modern[0].length).replace(/\s*\(version [^\n]*\)\s*$/, '');
   const code = Number(modern[1]);
+  const { message, type } = splitModernTail(body.slice(modern[0].length));
+  let inner = message;
+  // "There was an error on [host:9000]: Code: 57. DB::Exception: <msg>. (TYPE) (version …)": show the inner
+  // message when it carries the same code (the outer code is the one that counts either way).
+  if (CLUSTER_WRAP.test(inner)) {
+    const nested = inner.replace(CLUSTER_WRAP, '');
+    const head = NEW_HEAD.exec(nested);
+    if (head && Number(head[1]) === code) inner = splitModernTail(nested.slice(head[0].length)).message;
+  }
+  return { code, type: type ?? CODE_NAMES[code], message: inner };
+}
+
+/** Splits the server-written tail `. (TYPE) (version …)` off a modern exception message. */
+function splitModernTail(text: string): { message: string; type?: string } {
+  // Only the last `(version …)` group: an earlier one may sit in quoted user data.
+  let rest = text.replace(/\s*\(version [^()\n]*(?:\([^()\n]*\)[^()\n]*)?\)\.?\s*$/, '');
   let type: string | undefined;
   const typeMatch = /\s*\(([A-Z][A-Z0-9_]{2,})\)\.?\s*$/.exec(rest);
   if (typeMatch) {
     type = typeMatch[1];
     rest = rest.slice(0, typeMatch.index);
   }
-  return { code, type: type ?? CODE_NAMES[code], message: rest.trim() };
+  return { message: rest.trim(), type };
 }
 
 export interface ErrorContext {
@@ -241,12 +293,20 @@ export function fromServerException(
   });
 }
 
-/** An HTTP error answer (status ≠ 200) with its body. */
-export function fromHttpError(status: number, body: string, ctx: ErrorContext): ClickHouseQueryError {
+/**
+ * An HTTP error answer (status ≠ 200, or an `X-ClickHouse-Exception-Code` header) with its body. The header,
+ * when the server sends one (modern servers do, 18.16 does not), is the code; else the start of the body.
+ */
+export function fromHttpError(status: number, body: string, ctx: ErrorContext, exceptionCodeHeader?: unknown): ClickHouseQueryError {
+  const headerCode = typeof exceptionCodeHeader === 'string' && /^\d+$/.test(exceptionCodeHeader.trim()) ? Number(exceptionCodeHeader) : undefined;
   const parsed = parseServerException(body);
-  if (parsed) return fromServerException(parsed, body, ctx, status);
+  if (parsed) {
+    const verified = headerCode === undefined || headerCode === parsed.code ? parsed : { code: headerCode, type: CODE_NAMES[headerCode], message: parsed.message };
+    return fromServerException(verified, body, ctx, status);
+  }
   const secrets = ctx.secrets ?? [];
   const text = scrub(body.trim(), secrets);
+  if (headerCode !== undefined) return fromServerException({ code: headerCode, type: CODE_NAMES[headerCode], message: text }, body, ctx, status);
   const auth = status === 401 || status === 403;
   return new ClickHouseQueryError({
     kind: auth ? 'auth_failed' : 'other',
@@ -286,17 +346,20 @@ export function toClickHouseError(err: unknown, ctx: ErrorContext, abortReason?:
   const e = err as { code?: unknown; type?: unknown; message?: unknown } | undefined;
   const rawMessage = typeof e?.message === 'string' ? e.message : String(err);
 
-  // chDB (and @clickhouse/client for modern servers): code as a numeric string plus a type.
-  if (typeof e?.code === 'string' && /^\d+$/.test(e.code)) {
+  // chDB: @clickhouse/client-common's parseError turned the engine's text into `code`/`type`/`message`, with a
+  // regex that takes the type and the message after the LAST "Exception: " in the text — user data can steer
+  // them. So the engine's own text (kept as `cause`) is parsed again, anchored at its start; `code`/`type` of
+  // the wrapper count only when there is no such text to check them against.
+  const causeText = (e as { cause?: { message?: unknown } } | undefined)?.cause?.message;
+  const engineText = typeof causeText === 'string' ? causeText : rawMessage;
+  const parsed = parseServerException(engineText);
+  if (parsed) return fromServerException(parsed, engineText, ctx, undefined, err);
+  if (typeof e?.code === 'string' && /^\d+$/.test(e.code) && typeof causeText !== 'string' && !/Code: \d+/.test(rawMessage)) {
     const code = Number(e.code);
-    const parsed = parseServerException(rawMessage);
-    const message = parsed?.message ?? rawMessage.trim();
-    const type = typeof e.type === 'string' ? e.type : CODE_NAMES[code];
-    const serverText = parsed ? rawMessage : `Code: ${code}. DB::Exception: ${message}${type ? ` (${type})` : ''}`;
-    return fromServerException({ code, type, message }, serverText, ctx, undefined, err);
+    const type = CODE_NAMES[code] ?? (typeof e.type === 'string' && /^[A-Z][A-Z0-9_]{2,}$/.test(e.type) ? e.type : undefined);
+    const message = rawMessage.trim();
+    return fromServerException({ code, type, message }, `Code: ${code}. DB::Exception: ${message}${type ? ` (${type})` : ''}`, ctx, undefined, err);
   }
-  const parsed = parseServerException(rawMessage);
-  if (parsed) return fromServerException(parsed, rawMessage, ctx, undefined, err);
 
   const sysCode = typeof e?.code === 'string' ? e.code : undefined;
   const text = scrub(rawMessage, secrets);
@@ -358,6 +421,55 @@ export function abortError(reason: AbortKind, ctx: ErrorContext, cause?: unknown
     userMessage:
       reason === 'shutdown' ? 'the query was cancelled because the gateway is shutting down' : 'the query was cancelled',
     cause,
+  });
+}
+
+/** SQL the gateway refused before sending it (the query guard's reason is the message). */
+export function rejectedError(reason: string, ctx: ErrorContext): ClickHouseQueryError {
+  return new ClickHouseQueryError({ kind: 'rejected', queryId: ctx.queryId, serverMessage: reason, userMessage: reason });
+}
+
+/**
+ * The embedded engine gets the caller's SQL with the gateway's `SETTINGS …` clause appended. A syntax error
+ * quotes the SQL from the failing position on and names the position: the appended clause is cut from the
+ * quote, and a position inside it (the caller's SQL ended too early) is reported as the end of the caller's SQL.
+ */
+export function withoutAppendedClause(error: ClickHouseQueryError, callerSql: string, sentSql: string): ClickHouseQueryError {
+  const appendedAt = sentSql.lastIndexOf('\nSETTINGS ');
+  if (appendedAt < 0 || error.code !== 62) return error;
+  const clause = sentSql.slice(appendedAt);
+  const callerText = sentSql.slice(0, appendedAt);
+  const callerBytes = Buffer.byteLength(callerText, 'utf8');
+  const lines = callerText.split('\n');
+  const endOfQuery = `failed at position ${callerBytes + 1} (end of query) (line ${lines.length}, col ${Buffer.byteLength(lines.at(-1) ?? '', 'utf8') + 1}): `;
+  const head = /failed at position (\d+) \((?:[^()\n]|\([^()\n]*\))*\) \(line \d+, col \d+\): /;
+  const fix = (text: string): string => {
+    const m = head.exec(text);
+    if (!m) return text.split(clause).join('');
+    const quoteStart = m.index + m[0].length;
+    const expected = text.indexOf('. Expected', quoteStart);
+    const quoteEnd = expected >= 0 ? expected : text.length;
+    let quote = text.slice(quoteStart, quoteEnd);
+    let header = m[0];
+    if (Number(m[1]) > callerBytes) {
+      // The failure is inside the gateway's clause: the caller's SQL ended too early.
+      header = endOfQuery;
+      quote = '';
+    } else {
+      const at = quote.indexOf('\nSETTINGS ');
+      if (at >= 0 && clause.startsWith(quote.slice(at).replace(/[.…]$/, ''))) quote = quote.slice(0, at);
+    }
+    return text.slice(0, m.index) + header + quote + text.slice(quoteEnd);
+  };
+  return new ClickHouseQueryError({
+    kind: error.kind,
+    code: error.code,
+    type: error.type,
+    queryId: error.queryId,
+    httpStatus: error.httpStatus,
+    serverMessage: fix(error.serverMessage),
+    userMessage: fix(error.userMessage),
+    cause: error.cause,
   });
 }
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
-import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit, Optional } from '@nestjs/common';
 import type { ClickHouseSettings, ExecResult } from '@clickhouse/client';
 import type { Logger } from 'pino';
 import { ROOT_LOGGER } from '../common/logging/logging.module.js';
@@ -13,13 +13,12 @@ import {
   ClickHouseQueryError,
   type ErrorContext,
   abortError,
-  findExceptionStart,
   fromHttpError,
-  fromServerException,
-  parseServerException,
-  readonlySettingName,
+  rejectedError,
   toClickHouseError,
+  withoutAppendedClause,
 } from './clickhouse-error.js';
+import { CLICKHOUSE_QUERY_GUARD, type QueryGuard } from './query-guard.js';
 import type {
   CommandOptions,
   CommandResult,
@@ -32,47 +31,17 @@ import type {
 } from './clickhouse.types.js';
 import { ClientPool, type PooledClient, deadlineMs, loadEmbeddedEngine } from './client-pool.js';
 import { connectionFromConfig, describeConnection, dialAddress, secretsOf } from './connection-spec.js';
-import { seedDemo } from './demo-data.js';
+import { seedEmbeddedClient } from './demo-data.js';
+import { type Flight, FlightRegistry } from './flight-registry.js';
 import { JsonCompactReader } from './json-compact-reader.js';
-import { acceptsSettingsClause, appendSettingsClause, isSelectQuery, quoteString } from './sql-text.js';
+import { readText } from './response-text.js';
+import { type Prepared, SettingsPolicy } from './settings-policy.js';
+import { isSelectQuery, mentionsIntoOutfile } from './sql-text.js';
 import { buildCodec, needsServerTimezone } from './value-codec.js';
-
-/** One query on its way: what is needed to cancel it (abort the request, KILL it on the server). */
-interface Flight {
-  queryId: string;
-  spec: ConnectionSpec;
-  pooled: PooledClient;
-  controller: AbortController;
-  abortKind?: AbortKind;
-  /** The request may have reached ClickHouse, so cancelling must also KILL it there. */
-  sent: boolean;
-  killable: boolean;
-  killScheduled: boolean;
-  done: boolean;
-  cleanup: () => void;
-}
-
-/** Settings the gateway adds on its own; dropped for users whose profile forbids changing settings. */
-type Settings = Record<string, string>;
-
-interface Prepared {
-  sql: string;
-  settings: ClickHouseSettings;
-  /** The gateway's own settings that went out (a 164 naming one of them is retried without). */
-  own: Settings;
-}
 
 const MAX_ERROR_BODY = 1024 * 1024;
 const IDLE_SWEEP_MS = 60_000;
 const DEFAULT_PING_TIMEOUT_MS = 5_000;
-
-async function readText(stream: Readable, limit: number): Promise<string> {
-  let text = '';
-  for await (const chunk of stream) {
-    if (text.length < limit) text += typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('utf8');
-  }
-  return text.length > limit ? text.slice(0, limit) : text;
-}
 
 /**
  * The only place that talks to ClickHouse. Knows nothing of MCP or HTTP requests: callers pass a
@@ -83,20 +52,26 @@ async function readText(stream: Readable, limit: number): Promise<string> {
  * caller's settings go into an inline `SETTINGS` clause on SELECT/WITH statements only, and caps are enforced
  * by the gateway as well. chDB has no users, so `readOnly` is not enforced by the engine: read-only mode on the
  * embedded engine relies on the caller's statement guard (execute_query accepts only SELECT-like SQL, and
- * write tools are not offered in read-only mode). KILL QUERY and /ping do not apply to it.
+ * write tools are not offered in read-only mode). KILL QUERY and /ping do not apply to it. The engine is
+ * sandboxed (embedded-sandbox.ts: no file or network access from SQL) and INTO OUTFILE is refused here.
+ *
+ * Every `query`/`command` first asks the optional CLICKHOUSE_QUERY_GUARD (the SQL policy); its refusal is a
+ * ClickHouseQueryError of kind `rejected`, reported to `onQuery` listeners like any failure.
  */
 @Injectable()
 export class ClickHouseService implements OnModuleInit, OnApplicationShutdown {
   private readonly log: Logger;
   private readonly pool: ClientPool;
-  private readonly flights = new Set<Flight>();
+  private readonly flights: FlightRegistry;
+  private readonly settingsPolicy: SettingsPolicy;
   private readonly listeners = new Set<QueryListener>();
-  private readonly pendingKills = new Set<Promise<void>>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(
     private readonly config: ConfigStore,
     @Inject(ROOT_LOGGER) rootLogger: Logger,
+    /** Refuses SQL before it is sent (the SQL policy); absent in tests and tools that bind none. */
+    @Optional() @Inject(CLICKHOUSE_QUERY_GUARD) private readonly guard?: QueryGuard,
   ) {
     this.log = rootLogger.child({ context: 'clickhouse' });
     this.pool = new ClientPool(
@@ -104,6 +79,9 @@ export class ClickHouseService implements OnModuleInit, OnApplicationShutdown {
       { idleMs: 5 * 60_000, maxClients: 256, maxSockets: 64, loadEmbedded: () => loadEmbeddedEngine() },
       (pooled) => this.onClientCreated(pooled),
     );
+    const errorContext = (spec: ConnectionSpec, queryId: string): ErrorContext => this.errorContext(spec, queryId);
+    this.flights = new FlightRegistry(this.pool, this.log, errorContext);
+    this.settingsPolicy = new SettingsPolicy(this.log, errorContext);
     this.sweeper = setInterval(() => void this.evictIdle(), IDLE_SWEEP_MS);
     this.sweeper.unref();
   }
@@ -159,6 +137,7 @@ export class ClickHouseService implements OnModuleInit, OnApplicationShutdown {
     const queryId = opts.queryId || randomUUID();
     const ctx = this.errorContext(conn, queryId, opts.settings);
     try {
+      this.refuseIfGuarded(conn, sql, ctx);
       const result = await this.runQuery(conn, sql, opts, queryId, ctx);
       this.emit({
         operation: 'query',
@@ -200,6 +179,7 @@ export class ClickHouseService implements OnModuleInit, OnApplicationShutdown {
     const queryId = opts.queryId || randomUUID();
     const ctx = this.errorContext(conn, queryId, opts.settings);
     try {
+      this.refuseIfGuarded(conn, sql, ctx);
       await this.runCommand(conn, sql, opts, queryId, ctx);
       this.emit({ operation: 'command', protocol: conn.protocol, durationMs: performance.now() - started, outcome: 'ok', sqlKind: 'execute' });
       this.log.debug({ query_id: queryId, duration_ms: Math.round(performance.now() - started), sql: sql.slice(0, 200) }, 'ClickHouse command done');
@@ -221,13 +201,14 @@ export class ClickHouseService implements OnModuleInit, OnApplicationShutdown {
     try {
       if (opts.signal?.aborted) throw abortError('cancelled', ctx);
       const pooled = await this.pool.acquire(conn);
-      const flight = this.begin(queryId, conn, pooled, opts.signal, timeoutMs, false);
+      const flight = this.flights.begin(queryId, conn, pooled, opts.signal, timeoutMs, false);
       try {
         const res = await this.send(flight, pooled, 'SELECT 1', {}, ctx);
         const body = (await readText(res.stream, MAX_ERROR_BODY)).trim();
         if (flight.abortKind) throw abortError(flight.abortKind, ctx);
         const status = res.http_status_code ?? 200;
-        if (status !== 200 || res.response_headers['x-clickhouse-exception-code'] !== undefined) throw fromHttpError(status, body, ctx);
+        const exceptionCode = res.response_headers['x-clickhouse-exception-code'];
+        if (status !== 200 || exceptionCode !== undefined) throw fromHttpError(status, body, ctx, exceptionCode);
         if (body !== '1' && !/^"?1"?$/.test(body)) {
           throw new ClickHouseQueryError({ kind: 'other', queryId, serverMessage: body, userMessage: `unexpected answer to SELECT 1: ${body.slice(0, 100)}` });
         }
@@ -243,7 +224,7 @@ export class ClickHouseService implements OnModuleInit, OnApplicationShutdown {
         }
         throw flight.abortKind ? abortError(flight.abortKind, ctx, err) : err;
       } finally {
-        this.end(flight);
+        this.flights.end(flight);
         this.pool.release(pooled);
       }
       this.emit({ operation: 'ping', protocol: conn.protocol, durationMs: performance.now() - started, outcome: 'ok' });
@@ -287,17 +268,14 @@ export class ClickHouseService implements OnModuleInit, OnApplicationShutdown {
    * shutdown once the grace period is over. Resolves with the number cancelled, after the KILLs were sent.
    */
   async cancelAll(reason: 'shutdown' | 'cancelled' = 'shutdown'): Promise<number> {
-    const flights = [...this.flights].filter((f) => !f.done);
-    for (const flight of flights) this.abort(flight, reason);
-    await this.settleKills(3_000);
-    return flights.length;
+    return this.flights.abortAll(reason, 3_000);
   }
 
   /** Closes every pooled client (cancelling what still runs). */
   async close(): Promise<void> {
     clearInterval(this.sweeper);
     if (this.flights.size > 0) await this.cancelAll('shutdown');
-    await this.settleKills(3_000);
+    await this.flights.settleKills(3_000);
     await this.pool.closeAll();
   }
 
@@ -311,19 +289,19 @@ export class ClickHouseService implements OnModuleInit, OnApplicationShutdown {
   private async runQuery(conn: ConnectionSpec, sql: string, opts: QueryOptions, queryId: string, ctx: ErrorContext): Promise<TabularResult> {
     if (opts.signal?.aborted) throw abortError('cancelled', ctx);
     const pooled = await this.pool.acquire(conn);
-    const flight = this.begin(queryId, conn, pooled, opts.signal, deadlineMs(ctx.maxExecutionTime ?? conn.maxExecutionTime), true);
+    const flight = this.flights.begin(queryId, conn, pooled, opts.signal, deadlineMs(ctx.maxExecutionTime ?? conn.maxExecutionTime), true);
     try {
       const selectLike = isSelectQuery(sql);
       let resetRetried = false;
       for (let attempt = 0; ; attempt++) {
-        const prepared = this.prepare(conn, pooled, sql, opts, selectLike ? 'select' : 'query');
+        const prepared = this.settingsPolicy.prepare(conn, pooled, sql, opts, selectLike ? 'select' : 'query');
         let res: ExecResult<Readable>;
         try {
           res = await this.send(flight, pooled, prepared.sql, prepared.settings, ctx, opts.params);
         } catch (err) {
           if (flight.abortKind) throw abortError(flight.abortKind, ctx, err);
-          const error = toClickHouseError(err, ctx);
-          if (attempt < 2 && this.dropForbiddenSetting(error, pooled, prepared.own, sql)) continue;
+          const error = callerView(toClickHouseError(err, ctx), prepared, sql);
+          if (attempt < 2 && (await this.settingsPolicy.dropForbiddenSetting(error, pooled, prepared.own, sql))) continue;
           // A keep-alive socket the server had closed: one retry of a read is safe.
           if (!resetRetried && selectLike && conn.protocol === 'http' && isStaleSocket(err)) {
             resetRetried = true;
@@ -332,15 +310,16 @@ export class ClickHouseService implements OnModuleInit, OnApplicationShutdown {
           throw error;
         }
         const status = res.http_status_code ?? 200;
-        if (status !== 200 || res.response_headers['x-clickhouse-exception-code'] !== undefined) {
-          const error = fromHttpError(status, await readText(res.stream, MAX_ERROR_BODY), ctx);
-          if (attempt < 2 && this.dropForbiddenSetting(error, pooled, prepared.own, sql)) continue;
+        const exceptionCode = res.response_headers['x-clickhouse-exception-code'];
+        if (status !== 200 || exceptionCode !== undefined) {
+          const error = fromHttpError(status, await readText(res.stream, MAX_ERROR_BODY), ctx, exceptionCode);
+          if (attempt < 2 && (await this.settingsPolicy.dropForbiddenSetting(error, pooled, prepared.own, sql))) continue;
           throw error;
         }
         return await this.readRows(res, flight, pooled, opts, ctx);
       }
     } finally {
-      this.end(flight);
+      this.flights.end(flight);
       this.pool.release(pooled);
     }
   }
@@ -374,13 +353,13 @@ export class ClickHouseService implements OnModuleInit, OnApplicationShutdown {
       if (!stopped) await reader.finish();
     } catch (err) {
       if (flight.abortKind) throw abortError(flight.abortKind, ctx, err);
-      if (!reader.serverFinished) this.scheduleKill(flight, false);
+      if (!reader.serverFinished) this.flights.scheduleKill(flight, false);
       throw toClickHouseError(err, ctx);
     } finally {
       signal.removeEventListener('abort', onAbort);
     }
     // Stopped at a cap before ClickHouse finished: 18.16 would run the query to its end, so end it there.
-    if (stopped && !reader.serverFinished) this.scheduleKill(flight, false);
+    if (stopped && !reader.serverFinished) this.flights.scheduleKill(flight, false);
     return {
       columns: reader.columns,
       types: reader.types,
@@ -394,17 +373,17 @@ export class ClickHouseService implements OnModuleInit, OnApplicationShutdown {
   private async runCommand(conn: ConnectionSpec, sql: string, opts: CommandOptions, queryId: string, ctx: ErrorContext): Promise<void> {
     if (opts.signal?.aborted) throw abortError('cancelled', ctx);
     const pooled = await this.pool.acquire(conn);
-    const flight = this.begin(queryId, conn, pooled, opts.signal, deadlineMs(ctx.maxExecutionTime ?? conn.maxExecutionTime), true);
+    const flight = this.flights.begin(queryId, conn, pooled, opts.signal, deadlineMs(ctx.maxExecutionTime ?? conn.maxExecutionTime), true);
     try {
       for (let attempt = 0; ; attempt++) {
-        const prepared = this.prepare(conn, pooled, sql, opts, 'command');
+        const prepared = this.settingsPolicy.prepare(conn, pooled, sql, opts, 'command');
         let res: ExecResult<Readable>;
         try {
           res = await this.send(flight, pooled, prepared.sql, prepared.settings, ctx);
         } catch (err) {
           if (flight.abortKind) throw abortError(flight.abortKind, ctx, err);
           const error = toClickHouseError(err, ctx);
-          if (attempt < 2 && this.dropForbiddenSetting(error, pooled, prepared.own, sql)) continue;
+          if (attempt < 2 && (await this.settingsPolicy.dropForbiddenSetting(error, pooled, prepared.own, sql))) continue;
           throw error;
         }
         const status = res.http_status_code ?? 200;
@@ -416,80 +395,20 @@ export class ClickHouseService implements OnModuleInit, OnApplicationShutdown {
           throw err;
         }
         if (flight.abortKind) throw abortError(flight.abortKind, ctx);
-        if (status !== 200 || res.response_headers['x-clickhouse-exception-code'] !== undefined) {
-          const error = fromHttpError(status, body, ctx);
-          if (attempt < 2 && this.dropForbiddenSetting(error, pooled, prepared.own, sql)) continue;
+        const exceptionCode = res.response_headers['x-clickhouse-exception-code'];
+        if (status !== 200 || exceptionCode !== undefined) {
+          const error = fromHttpError(status, body, ctx, exceptionCode);
+          if (attempt < 2 && (await this.settingsPolicy.dropForbiddenSetting(error, pooled, prepared.own, sql))) continue;
           throw error;
         }
-        const trailing = trailingException(body);
-        if (trailing) throw fromServerException(trailing.parsed, trailing.text, ctx, status);
+        // No search of a 200 body for an exception: with wait_end_of_query the server answers a failure with an
+        // error status, and the body of a statement is its output (data the SQL chose, which may look like one).
         return;
       }
     } finally {
-      this.end(flight);
+      this.flights.end(flight);
       this.pool.release(pooled);
     }
-  }
-
-  /** Builds the SQL and the settings of one request. */
-  private prepare(conn: ConnectionSpec, pooled: PooledClient, sql: string, opts: QueryOptions, mode: 'select' | 'query' | 'command'): Prepared {
-    const own: Settings = {};
-    if (conn.maxExecutionTime > 0) own.max_execution_time = String(conn.maxExecutionTime);
-    const caller: Settings = { ...conn.settings, ...opts.settings };
-    const caps: Settings = {};
-    if (mode === 'select' && ((opts.maxRows ?? 0) > 0 || (opts.maxBytes ?? 0) > 0)) {
-      // altinity-mcp: result_overflow_mode='break' plus the caps as they are; ClickHouse stops between blocks,
-      // so it delivers past the cap and the row loop sees the overshoot that marks truncation.
-      caps.result_overflow_mode = 'break';
-      if ((opts.maxRows ?? 0) > 0) caps.max_result_rows = String(opts.maxRows);
-      if ((opts.maxBytes ?? 0) > 0) caps.max_result_bytes = String(opts.maxBytes);
-    }
-    const readOnly = conn.readOnly || opts.readOnly === true;
-
-    if (conn.protocol === 'embedded') {
-      // No clickhouse_settings: chDB would turn them into sticky SETs. Only SELECT/WITH take an inline clause.
-      const inline = { ...own, ...caller, ...caps };
-      const text = mode !== 'command' && acceptsSettingsClause(sql) ? appendSettingsClause(sql, inline) : sql;
-      return { sql: text, settings: mode === 'command' ? {} : { default_format: 'JSONCompact' }, own: {} };
-    }
-
-    const settings: ClickHouseSettings = mode === 'command' ? { wait_end_of_query: 1 } : { default_format: 'JSONCompact' };
-    const sentOwn: Settings = {};
-    const put = (values: Settings, isOwn: boolean): void => {
-      for (const [k, v] of Object.entries(values)) {
-        (settings as Record<string, unknown>)[k] = v;
-        if (isOwn) sentOwn[k] = v;
-        else delete sentOwn[k];
-      }
-    };
-    if (!pooled.settingsForbidden) put(own, true);
-    put(caller, false);
-    if (!pooled.settingsForbidden) put(caps, true);
-    // readonly=2: reads only, but settings may still change (a SETTINGS clause in the SQL, the caller's settings),
-    // except `readonly` itself. With readonly=1 modern servers refuse every SETTINGS clause; altinity-mcp sends none.
-    if (readOnly && !pooled.settingsForbidden && !pooled.readonlyForbidden) put({ readonly: '2' }, true);
-    return { sql, settings, own: sentOwn };
-  }
-
-  /**
-   * A user whose profile is read-only may not change any setting (code 164 "Cannot override setting (x) in
-   * readonly mode"). When x is one of the gateway's own settings, remember that for this client and retry
-   * without them: the caps are still enforced while reading the rows.
-   */
-  private dropForbiddenSetting(error: ClickHouseQueryError, pooled: PooledClient, own: Settings, sql: string): boolean {
-    if (error.code !== 164) return false;
-    const name = readonlySettingName(error.serverMessage);
-    if (!name || !(name in own)) return false;
-    // The SQL may change settings itself (`SETTINGS readonly = 0`): a refusal of a setting the SQL names is
-    // the answer to the SQL, not proof that the profile is read-only, and must never switch our settings off.
-    if (new RegExp(`\\b${name}\\b`, 'i').test(sql)) return false;
-    if (name === 'readonly') pooled.readonlyForbidden = true;
-    else pooled.settingsForbidden = true;
-    this.log.info(
-      { ...describeConnection(pooled.spec), setting: name },
-      'ClickHouse user may not change settings; sending none of the gateway\'s own (caps stay enforced by the gateway)',
-    );
-    return true;
   }
 
   private send(
@@ -510,90 +429,6 @@ export class ClickHouseService implements OnModuleInit, OnApplicationShutdown {
       abort_signal: flight.controller.signal,
       ignore_error_response: true,
     });
-  }
-
-  private begin(queryId: string, spec: ConnectionSpec, pooled: PooledClient, callerSignal: AbortSignal | undefined, timeoutMs: number, killable: boolean): Flight {
-    const flight: Flight = {
-      queryId,
-      spec,
-      pooled,
-      controller: new AbortController(),
-      sent: false,
-      killable: killable && spec.protocol === 'http',
-      killScheduled: false,
-      done: false,
-      cleanup: () => {},
-    };
-    const timer = setTimeout(() => this.abort(flight, 'timeout'), timeoutMs);
-    timer.unref();
-    const onCallerAbort = (): void => this.abort(flight, 'cancelled');
-    callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
-    flight.cleanup = () => {
-      clearTimeout(timer);
-      callerSignal?.removeEventListener('abort', onCallerAbort);
-    };
-    this.flights.add(flight);
-    if (callerSignal?.aborted) this.abort(flight, 'cancelled');
-    return flight;
-  }
-
-  private end(flight: Flight): void {
-    flight.done = true;
-    flight.cleanup();
-    this.flights.delete(flight);
-  }
-
-  private abort(flight: Flight, kind: AbortKind): void {
-    if (flight.done || flight.abortKind) return;
-    flight.abortKind = kind;
-    flight.controller.abort(kind);
-    // 18.16 keeps running a query whose HTTP connection closed: end it explicitly.
-    if (flight.sent) this.scheduleKill(flight, true);
-  }
-
-  private scheduleKill(flight: Flight, retryIfNotFound: boolean): void {
-    if (!flight.killable || flight.killScheduled) return;
-    flight.killScheduled = true;
-    const { pooled, queryId } = flight;
-    pooled.inFlight++;
-    const task = this.kill(pooled, queryId, retryIfNotFound)
-      .catch((err: unknown) => {
-        this.log.warn({ query_id: queryId, reason: toClickHouseError(err, this.errorContext(pooled.spec, queryId)).userMessage }, 'KILL QUERY failed');
-      })
-      .finally(() => {
-        this.pool.release(pooled);
-        this.pendingKills.delete(task);
-      });
-    this.pendingKills.add(task);
-  }
-
-  /** `KILL QUERY … ASYNC` on a separate client with the same credentials; once more shortly after if it found nothing yet. */
-  private async kill(pooled: PooledClient, queryId: string, retryIfNotFound: boolean): Promise<void> {
-    const client = this.pool.killClientFor(pooled);
-    for (let attempt = 0; attempt < (retryIfNotFound ? 2 : 1); attempt++) {
-      if (attempt > 0) await new Promise((r) => setTimeout(r, 300));
-      const res = await client.exec({ query: `KILL QUERY WHERE query_id = ${quoteString(queryId)} ASYNC`, ignore_error_response: true });
-      const body = await readText(res.stream, 64 * 1024);
-      if ((res.http_status_code ?? 200) !== 200) throw fromHttpError(res.http_status_code ?? 500, body, this.errorContext(pooled.spec, queryId));
-      if (body.trim()) {
-        this.log.debug({ query_id: queryId }, 'KILL QUERY sent');
-        return;
-      }
-    }
-    this.log.debug({ query_id: queryId }, 'KILL QUERY found nothing to kill (the query had ended)');
-  }
-
-  private async settleKills(timeoutMs: number): Promise<void> {
-    if (this.pendingKills.size === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.allSettled([...this.pendingKills]),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, timeoutMs);
-        timer.unref();
-      }),
-    ]);
-    clearTimeout(timer);
   }
 
   /** The server's time zone (for DateTime columns without one): a response header on modern servers, else asked once per client. */
@@ -622,12 +457,17 @@ export class ClickHouseService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  private async seed(pooled: PooledClient): Promise<void> {
-    await seedDemo(async (sql) => {
-      const res = await pooled.client.exec({ query: sql });
-      return readText(res.stream, 64 * 1024);
-    });
-    this.log.info('Demo data set ready in the embedded engine (database demo)');
+  /** The guard's refusal (the SQL policy), and on the embedded engine INTO OUTFILE (see embedded-sandbox.ts). */
+  private refuseIfGuarded(conn: ConnectionSpec, sql: string, ctx: ErrorContext): void {
+    const reason = this.guard?.(sql, conn.protocol);
+    if (reason) throw rejectedError(reason, ctx);
+    if (conn.protocol === 'embedded' && mentionsIntoOutfile(sql)) {
+      throw rejectedError('INTO OUTFILE is not allowed on the embedded engine: it would write a file on the gateway\'s machine', ctx);
+    }
+  }
+
+  private seed(pooled: PooledClient): Promise<void> {
+    return seedEmbeddedClient(pooled, this.log);
   }
 
   private errorContext(conn: ConnectionSpec, queryId: string, settings?: Record<string, string>): ErrorContext {
@@ -668,7 +508,7 @@ export class ClickHouseService implements OnModuleInit, OnApplicationShutdown {
   }
 }
 
-/** Reads a whole body, keeping only its last `keep` characters (enough to see a trailing exception). */
+/** Reads a whole body, keeping only its last `keep` characters. */
 async function readTail(stream: Readable, keep: number): Promise<string> {
   let text = '';
   for await (const chunk of stream) {
@@ -678,14 +518,9 @@ async function readTail(stream: Readable, keep: number): Promise<string> {
   return text;
 }
 
-/** An exception 18.16 appended to a 200 body (it ends the body). */
-function trailingException(body: string): { parsed: NonNullable<ReturnType<typeof parseServerException>>; text: string } | undefined {
-  const at = findExceptionStart(body);
-  if (at < 0) return undefined;
-  const text = body.slice(at);
-  if (text.trimEnd().includes('\n')) return undefined;
-  const parsed = parseServerException(text);
-  return parsed ? { parsed, text } : undefined;
+/** An error as the caller should see it: without the SETTINGS clause the gateway appended (embedded engine). */
+function callerView(error: ClickHouseQueryError, prepared: Prepared, sql: string): ClickHouseQueryError {
+  return prepared.appended ? withoutAppendedClause(error, sql, prepared.sql) : error;
 }
 
 function isStaleSocket(err: unknown): boolean {

@@ -95,6 +95,8 @@ export type ClickHouseErrorKind =
   | 'cancelled'
   | 'unreachable'
   | 'memory'
+  /** Refused by the gateway before it reached ClickHouse (the query guard, or INTO OUTFILE on the embedded engine). */
+  | 'rejected'
   | 'other';
 
 /** Options of `ClickHouseService.command()` (statements without a result set). */

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { ClickHouseQueryError } from './clickhouse-error.js';
 import type { ConnectionSpec } from './clickhouse.types.js';
 import { describeConnection, hostForUrl, poolKey } from './connection-spec.js';
+import { type EmbeddedSandbox, type SessionFactory, acquireSandbox } from './embedded-sandbox.js';
 
 /**
  * One @clickhouse/client per distinct connection (the whole ConnectionSpec is the key, secrets hashed), with
@@ -32,6 +33,8 @@ export interface PooledClient {
   readonly pinned: boolean;
   /** Set once the demo data set was created in this (embedded) client. */
   seeded?: Promise<void>;
+  /** The embedded engine's sandbox this client holds (released when the client closes). */
+  sandbox?: EmbeddedSandbox;
 }
 
 export interface PoolOptions {
@@ -47,15 +50,22 @@ export interface PoolOptions {
 
 export interface EmbeddedModule {
   createChdbConnection: (options: { path?: string }) => unknown;
+  /** chDB's `new Session(path, { connectionArgs })`: opens the engine with the sandbox's arguments. */
+  openSession?: SessionFactory;
 }
 
 export const EMBEDDED_NOT_INSTALLED = 'embedded engine not installed (npm package chdb is a development dependency)';
 
 /** Imports chDB lazily: it is a development dependency and weighs half a gigabyte. */
-export async function loadEmbeddedEngine(importer: () => Promise<unknown> = () => import('chdb/connection')): Promise<EmbeddedModule> {
+export async function loadEmbeddedEngine(
+  importer: () => Promise<unknown> = () => import('chdb/connection'),
+  rootImporter: () => Promise<unknown> = () => import('chdb'),
+): Promise<EmbeddedModule> {
   let mod: unknown;
+  let root: unknown;
   try {
     mod = await importer();
+    root = await rootImporter();
   } catch (err) {
     const code = (err as { code?: string }).code;
     const missing = code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND';
@@ -70,7 +80,12 @@ export async function loadEmbeddedEngine(importer: () => Promise<unknown> = () =
   if (typeof factory !== 'function') {
     throw new ClickHouseQueryError({ kind: 'unreachable', userMessage: EMBEDDED_NOT_INSTALLED, serverMessage: 'chdb/connection has no createChdbConnection' });
   }
-  return { createChdbConnection: factory };
+  type SessionClass = new (path: string, opts: { connectionArgs: string[] }) => ReturnType<SessionFactory>;
+  const Session = (root as { Session?: SessionClass }).Session ?? (root as { default?: { Session?: SessionClass } }).default?.Session;
+  return {
+    createChdbConnection: factory,
+    ...(typeof Session === 'function' ? { openSession: (path: string, opts: { connectionArgs: string[] }) => new Session(path, opts) } : {}),
+  };
 }
 
 /** Milliseconds after which the gateway gives up on a query: a bit more than ClickHouse's own limit. */
@@ -192,6 +207,7 @@ export class ClientPool {
   private async create(key: string, spec: ConnectionSpec): Promise<PooledClient> {
     this.makeRoom();
     let client: ClickHouseClient;
+    let sandbox: EmbeddedSandbox | undefined;
     if (spec.protocol === 'embedded') {
       this.embedded ??= this.options.loadEmbedded();
       let mod: EmbeddedModule;
@@ -201,10 +217,20 @@ export class ClientPool {
         this.embedded = undefined;
         throw err;
       }
+      if (!mod.openSession) {
+        throw new ClickHouseQueryError({
+          kind: 'unreachable',
+          userMessage: 'embedded engine refused: this chdb package cannot open a sandboxed session (chdb 3.4 or newer is needed)',
+          serverMessage: 'chdb has no Session export',
+        });
+      }
+      // Opens the engine with its sandbox first; the connection joins that engine (same data directory).
+      sandbox = acquireSandbox(mod.openSession, spec.embeddedPath || ':memory:');
       let connection: unknown;
       try {
-        connection = mod.createChdbConnection({ path: spec.embeddedPath || ':memory:' });
+        connection = mod.createChdbConnection({ path: sandbox.dataPath });
       } catch (err) {
+        sandbox.release();
         throw new ClickHouseQueryError({
           kind: 'unreachable',
           userMessage: `embedded engine could not open ${spec.embeddedPath}: ${(err as Error).message}`,
@@ -228,11 +254,12 @@ export class ClientPool {
       settingsForbidden: false,
       readonlyForbidden: false,
       pinned: spec.protocol === 'embedded',
+      ...(sandbox ? { sandbox } : {}),
     };
     try {
       await this.onCreate(pooled);
     } catch (err) {
-      await client.close().catch(() => {});
+      await closeClient(pooled);
       throw err;
     }
     this.clients.set(key, pooled);
@@ -258,13 +285,19 @@ export class ClientPool {
     if (this.clients.get(pooled.key) !== pooled) return;
     this.clients.delete(pooled.key);
     this.log.debug({ ...describeConnection(pooled.spec), reason }, 'ClickHouse client closed');
-    await Promise.allSettled([pooled.client.close(), pooled.killClient?.close()]);
+    await closeClient(pooled);
   }
 
   async closeAll(): Promise<void> {
     await Promise.allSettled([...this.creating.values()]);
     const all = [...this.clients.values()];
     this.clients.clear();
-    await Promise.allSettled(all.flatMap((c) => [c.client.close(), c.killClient?.close()]));
+    await Promise.allSettled(all.map((c) => closeClient(c)));
   }
+}
+
+/** Closes a pooled client's connections, then lets go of its embedded sandbox (after the connection that uses it). */
+async function closeClient(pooled: PooledClient): Promise<void> {
+  await Promise.allSettled([pooled.client.close(), pooled.killClient?.close()]);
+  pooled.sandbox?.release();
 }

@@ -1,3 +1,7 @@
+import type { Logger } from 'pino';
+import type { PooledClient } from './client-pool.js';
+import { readText } from './response-text.js';
+
 /**
  * A small demo data set for the embedded engine (`protocol: embedded`, `embedded_path: :memory:`), so that a
  * fresh gateway has something to query and dynamic tools to discover. Deterministic: 1000 synthetic taxi trips
@@ -104,4 +108,13 @@ export async function seedDemo(exec: (sql: string) => Promise<string>): Promise<
   const count = Number((await exec(`SELECT count() FROM ${DEMO_DATABASE}.trips`)).trim());
   if (count > 0) return;
   for (const statement of DEMO_DATA) await exec(statement);
+}
+
+/** Creates the demo data set in an embedded client (bypasses the query guard: the statements are the gateway's own). */
+export async function seedEmbeddedClient(pooled: PooledClient, log: Logger): Promise<void> {
+  await seedDemo(async (sql) => {
+    const res = await pooled.client.exec({ query: sql });
+    return readText(res.stream, 64 * 1024);
+  });
+  log.info('Demo data set ready in the embedded engine (database demo)');
 }

@@ -93,6 +93,52 @@ describe('JsonCompactReader', () => {
     expect(r.truncated).toEqual({ reason: 'max_result_bytes', limit: 10, returned_rows: 2, returned_bytes_approx: 15 });
   });
 
+  it('stops inside a row whose text alone passes maxBytes, without holding the row', async () => {
+    const huge = `["${'a'.repeat(200_000)}"]`;
+    const r = reader({ maxBytes: 1000 });
+    const text = body([['s', 'String']], ['["small"]', huge, '["never"]']);
+    const bytes = Buffer.from(text, 'utf8');
+    let stoppedAt = -1;
+    for (let i = 0; i < bytes.length; i += 512) {
+      if (await r.push(bytes.subarray(i, i + 512))) {
+        stoppedAt = i;
+        break;
+      }
+    }
+    // Stopped about one cap into the huge row, long before its end.
+    expect(stoppedAt).toBeGreaterThan(0);
+    expect(stoppedAt).toBeLessThan(text.indexOf(huge) + 2_000);
+    expect(r.rows).toEqual([['small']]);
+    expect(r.truncated).toEqual({ reason: 'max_result_bytes', limit: 1000, returned_rows: 1, returned_bytes_approx: 10 });
+    expect(r.serverFinished).toBe(false); // the caller KILLs the query
+    // Without a byte cap the same row is read whole.
+    const whole = reader();
+    expect(await feed(whole, text, 4096)).toBe(false);
+    expect(whole.rows).toHaveLength(3);
+  });
+
+  it('keeps a row whose text fits the cap even when it crosses it (altinity-mcp keeps the crossing row)', async () => {
+    const r = reader({ maxBytes: 30 });
+    expect(await feed(r, body([['s', 'String']], ['["aaaaaaaaaaaaaaaaaaaa"]', '["bbbbbbbbbbbbbbbbbbbb"]', '["c"]']))).toBe(true);
+    expect(r.rows.map((row) => row[0])).toEqual(['aaaaaaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbbbbbb']);
+  });
+
+  it('does not take an exception quoted inside row data for the server\'s', async () => {
+    const forged = '["Code: 164, e.displayText() = DB::Exception: Cannot override setting (readonly) in readonly mode, e.what() = DB::Exception"]';
+    const ok = reader();
+    expect(await feed(ok, body([['s', 'String']], [forged]))).toBe(false);
+    expect(ok.rows).toHaveLength(1);
+    // A row that breaks (bad JSON) with a quoted exception inside a string is an unreadable answer, not a 164.
+    const broken = `${forged.slice(0, -1)}x]`;
+    const err = (await feed(reader(), body([['s', 'String']], [broken])).catch((e: unknown) => e)) as ClickHouseQueryError;
+    expect(err).toBeInstanceOf(ClickHouseQueryError);
+    expect([err.kind, err.code]).toEqual(['other', undefined]);
+    // Output in another FORMAT (user data from the first byte) is never read as an exception.
+    const own = (await feed(reader(), 'Code: 164, e.displayText() = DB::Exception: Cannot override setting (readonly) in readonly mode, e.what() = DB::Exception\n').catch((e: unknown) => e)) as ClickHouseQueryError;
+    expect([own.kind, own.code]).toEqual(['other', undefined]);
+    expect(own.userMessage).toContain('own FORMAT clause');
+  });
+
   it('turns an exception appended mid-stream (18.16) into the server error', async () => {
     const text = `{\n\t"meta":\n\t[\n\t\t{\n\t\t\t"name": "x",\n\t\t\t"type": "UInt8"\n\t\t}\n\t],\n\n\t"data":\n\t[\n\t\t[0],\n\t\t[0]Code: 395, e.displayText() = DB::Exception: Value passed to 'throwIf' function is non zero, e.what() = DB::Exception\n`;
     const r = reader();

@@ -2,9 +2,10 @@ import { StringDecoder } from 'node:string_decoder';
 import {
   type ClickHouseQueryError,
   type ErrorContext,
-  findExceptionStart,
+  exceptionOutsideJsonStrings,
   fromServerException,
   parseServerException,
+  startsWithException,
   unexpectedResponse,
 } from './clickhouse-error.js';
 import type { Truncation } from './clickhouse.types.js';
@@ -31,7 +32,12 @@ import { type ColumnCodec, rowSize } from './value-codec.js';
  *
  * Strings never contain a raw newline (ClickHouse escapes it), so a line is a row. 18.16 appends an exception
  * to the body when a query fails after data was sent (`…[0]Code: 395, e.displayText() = …`): a row that does not
- * parse, or a body that ends early, is checked for that text and turned into the server's error.
+ * parse, or a body that ends early, is checked for that text — only where the JSON broke off, outside string
+ * literals, so a value that quotes an exception cannot pass for one — and turned into the server's error.
+ *
+ * The byte cap also holds inside a row: a row is read as one line, so a line still incomplete when its text
+ * alone passes `maxBytes` is dropped unread and the result ends before it (`truncated: max_result_bytes`);
+ * one huge value never sits whole in memory. Rows whose text fits are kept whole, the crossing one included.
  */
 
 export interface ReaderOptions {
@@ -59,6 +65,8 @@ export class JsonCompactReader {
   private phase: Phase = 'start';
   private readonly decoder = new StringDecoder('utf8');
   private pending: string[] = [];
+  /** Characters in `pending` (the line being read). */
+  private pendingLength = 0;
   private header = '';
   private trailer = '';
   private codecs: ColumnCodec[] = [];
@@ -81,12 +89,14 @@ export class JsonCompactReader {
     let nl = text.indexOf('\n');
     if (nl < 0) {
       this.pending.push(text);
-      return false;
+      this.pendingLength += text.length;
+      return this.rowTooLarge();
     }
     let buffered = '';
     if (this.pending.length > 0) {
       buffered = this.pending.join('');
       this.pending = [];
+      this.pendingLength = 0;
     }
     while (nl >= 0) {
       const line = buffered ? buffered + text.slice(start, nl) : text.slice(start, nl);
@@ -103,14 +113,36 @@ export class JsonCompactReader {
       }
       nl = text.indexOf('\n', start);
     }
-    if (start < text.length) this.pending.push(text.slice(start));
+    if (start < text.length) {
+      this.pending.push(text.slice(start));
+      this.pendingLength += text.length - start;
+      return this.rowTooLarge();
+    }
     return false;
+  }
+
+  /**
+   * The row being read is already longer than the whole byte cap: stop before it (its text would only grow,
+   * and the approximate size of a row is never below its JSON text's by much). The rows read so far stay.
+   */
+  private rowTooLarge(): boolean {
+    if (this.phase !== 'data' || this.pendingLength <= this.maxBytes) return false;
+    this.pending = [];
+    this.pendingLength = 0;
+    this.truncated = {
+      reason: 'max_result_bytes',
+      limit: this.maxBytes,
+      returned_rows: this.rows.length,
+      returned_bytes_approx: this.approxBytes,
+    };
+    return true;
   }
 
   /** The body ended. Throws the server's exception, or an error when the answer is incomplete or unreadable. */
   async finish(): Promise<void> {
     const tail = this.pending.join('') + this.decoder.end();
     this.pending = [];
+    this.pendingLength = 0;
     if (tail) {
       if (this.phase === 'data') {
         if (this.row(tail)) return;
@@ -129,7 +161,7 @@ export class JsonCompactReader {
     } catch {
       throw this.failure(this.trailer, 'the answer ended with unreadable text after the rows');
     }
-    if (typeof parsed?.exception === 'string') throw this.failure(parsed.exception, parsed.exception);
+    if (typeof parsed?.exception === 'string') throw this.failure(parsed.exception, parsed.exception, 'exception');
     this.serverFinished = true;
   }
 
@@ -138,7 +170,8 @@ export class JsonCompactReader {
       case 'start': {
         const trimmed = line.trim();
         if (!trimmed) return;
-        if (trimmed !== '{') throw this.failure(line, `expected JSONCompact output but got: ${trimmed.slice(0, 80)} (does the SQL have its own FORMAT clause?)`);
+        // Not JSON at all: the text is the output of the SQL's own FORMAT (user data), never read as an exception.
+        if (trimmed !== '{') throw this.failure(line, `expected JSONCompact output but got: ${trimmed.slice(0, 80)} (does the SQL have its own FORMAT clause?)`, 'data');
         this.phase = 'header';
         this.header = '{\n';
         return;
@@ -244,9 +277,15 @@ export class JsonCompactReader {
     return false;
   }
 
-  /** The server's exception if the text carries one, else an "unexpected answer" error. */
-  private failure(text: string, detail: string): ClickHouseQueryError {
-    const at = findExceptionStart(text);
+  /**
+   * The server's exception if the JSON broke off into one, else an "unexpected answer" error. Only an
+   * exception head outside JSON string literals counts (every user value is inside one), and it is parsed
+   * from where it starts: the code cannot come from data the query echoed.
+   */
+  private failure(text: string, detail: string, source: 'json' | 'exception' | 'data' = 'json'): ClickHouseQueryError {
+    let at = -1;
+    if (source === 'exception') at = startsWithException(text) ? text.search(/\S/) : -1;
+    else if (source === 'json') at = exceptionOutsideJsonStrings(text);
     if (at >= 0) {
       const exceptionText = text.slice(at);
       const parsed = parseServerException(exceptionText);

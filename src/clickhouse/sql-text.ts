@@ -58,3 +58,12 @@ export function appendSettingsClause(sql: string, settings: Record<string, strin
   });
   return `${trimStatement(sql)}\nSETTINGS ${parts.join(', ')}`;
 }
+
+/**
+ * True when the word OUTFILE occurs anywhere in the text (a string or comment included). Deliberately blunt:
+ * `INTO OUTFILE` makes the embedded engine write a file, and a lexer that disagreed with ClickHouse's about a
+ * quote or a nested comment would let it through; a false refusal of a column named `outfile` is the price.
+ */
+export function mentionsIntoOutfile(sql: string): boolean {
+  return /(?<![A-Za-z0-9_])OUTFILE(?![A-Za-z0-9_])/i.test(sql);
+}

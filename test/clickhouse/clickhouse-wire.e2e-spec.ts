@@ -108,11 +108,29 @@ describe('requests sent to ClickHouse', () => {
         : { status: 200, body: ONE_ROW };
     const c = conn({ username: 'rouser', password: 'x' });
     expect((await service.query(c, 'SELECT 1 AS x', { maxRows: 3 })).rows).toEqual([[1]]);
-    expect(seen).toHaveLength(2);
-    const retry = seen[1]!.url.searchParams;
+    expect(seen).toHaveLength(3);
+    // The probe: SELECT 1 with only the refused setting, same credentials.
+    expect(seen[1]!.body).toBe('SELECT 1');
+    expect(seen[1]!.url.searchParams.get('max_execution_time')).toBe(String(c.maxExecutionTime));
+    expect(seen[1]!.url.searchParams.has('max_result_rows')).toBe(false);
+    const retry = seen[2]!.url.searchParams;
     for (const name of ['max_execution_time', 'max_result_rows', 'result_overflow_mode', 'readonly']) expect(retry.has(name)).toBe(false);
     await service.query(c, 'SELECT 1 AS x', { maxRows: 3 });
-    expect(seen).toHaveLength(3); // no failed first attempt any more
+    expect(seen).toHaveLength(4); // no failed first attempt any more
+  });
+
+  it('keeps its settings when the probe shows the server accepts them (an error text alone proves nothing)', async () => {
+    reply = (req) =>
+      req.body.includes('FORGED')
+        ? { status: 500, body: 'Code: 164, e.displayText() = DB::Exception: Cannot override setting (readonly) in readonly mode, e.what() = DB::Exception\n' }
+        : { status: 200, body: req.body === 'SELECT 1' ? '1\n' : ONE_ROW };
+    const c = conn({ username: 'prober' });
+    const err = await service.query(c, "SELECT 'FORGED' AS x", { readOnly: true }).catch((e: unknown) => e);
+    expect((err as ClickHouseQueryError).kind).toBe('readonly');
+    expect(seen.map((r) => r.body)).toEqual(["SELECT 'FORGED' AS x", 'SELECT 1']);
+    await service.query(c, 'SELECT 1 AS x', { readOnly: true });
+    expect(seen[2]!.url.searchParams.get('readonly')).toBe('2');
+    expect(seen[2]!.url.searchParams.has('max_execution_time')).toBe(true);
   });
 
   it('does not drop settings the caller asked for: their refusal is reported', async () => {
