@@ -1,5 +1,4 @@
 import { Global, Module } from '@nestjs/common';
-import { ClickHouseModule } from '../clickhouse/clickhouse.module.js';
 import { MetricsController } from './metrics.controller.js';
 import { MetricsListener } from './metrics-listener.js';
 import { MetricsService } from './metrics.service.js';
@@ -11,7 +10,6 @@ import { MetricsService } from './metrics.service.js';
  */
 @Global()
 @Module({
-  imports: [ClickHouseModule],
   controllers: [MetricsController],
   providers: [MetricsService, MetricsListener],
   exports: [MetricsService],
