@@ -1,6 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { MetricsController } from './metrics.controller.js';
 import { MetricsListener } from './metrics-listener.js';
+import { MetricsReloadWatch } from './metrics-reload.watch.js';
 import { MetricsService } from './metrics.service.js';
 
 /**
@@ -11,7 +12,7 @@ import { MetricsService } from './metrics.service.js';
 @Global()
 @Module({
   controllers: [MetricsController],
-  providers: [MetricsService, MetricsListener],
+  providers: [MetricsService, MetricsListener, MetricsReloadWatch],
   exports: [MetricsService],
 })
 export class MetricsModule {}

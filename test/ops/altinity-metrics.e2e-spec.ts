@@ -1,6 +1,8 @@
+import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigStore } from '../../src/config/config.store.js';
 import { MetricsService } from '../../src/metrics/metrics.service.js';
-import { rawHttp, rawToolCall } from '../mcp/mcp-e2e-helpers.js';
+import { rawHttp, rawToolCall, tempConfig } from '../mcp/mcp-e2e-helpers.js';
 import { TEST_CLICKHOUSE_FLAGS } from '../support/gateway.js';
 import { type OpsGateway, type Sample, metricValue, scrape, startOpsGateway } from './ops-helpers.js';
 
@@ -115,6 +117,63 @@ describe('server.metrics.enabled: false', () => {
       expect(await gw.app.get(MetricsService).registry.getMetricsAsJSON()).toEqual([]);
     } finally {
       await gw.app.close();
+    }
+  });
+});
+
+describe('server.metrics.* on reload (restart-only, upstream reloadConfig)', () => {
+  const WARNING = 'config reload: server.metrics.* changed — restart required for this to take effect; /metrics remains on the previous configuration';
+  const yaml = (enabled: boolean, level = 'info') => `server:\n  metrics:\n    enabled: ${enabled}\nlogging:\n  level: ${level}\n`;
+
+  it.each([true, false])('running enabled=%s: warns once per mismatch, stays silent on repeats, re-arms when the file agrees', async (running) => {
+    const file = tempConfig(yaml(running));
+    const gw = await startOpsGateway(['--clickhouse-port', '1', '--config', file.path]);
+    const store = gw.app.get(ConfigStore);
+    const warnings = () => gw.logs.filter((l) => l.msg === WARNING);
+    const metricsStatus = async () => (await fetch(`${gw.base}/metrics`)).status;
+    try {
+      const servedBefore = await metricsStatus();
+      expect(servedBefore === 200).toBe(running);
+
+      writeFileSync(file.path, yaml(!running));
+      expect(store.reload().status).toBe('applied');
+      expect(warnings()).toHaveLength(1);
+      expect(warnings()[0]).toMatchObject({ level: 'warn', running_enabled: running, requested_enabled: !running });
+      expect(store.current.server.metrics.enabled).toBe(running);
+      expect(await metricsStatus()).toBe(servedBefore);
+      // no second, generic restart-only warning for the same key
+      expect(gw.logs.filter((l) => String(l.msg).includes('server.metrics.enabled'))).toEqual([]);
+
+      // same mismatch, another key changed: silent
+      writeFileSync(file.path, yaml(!running, 'warn'));
+      expect(store.reload().status).toBe('applied');
+      expect(warnings()).toHaveLength(1);
+
+      // the file agrees again: silent, and re-armed
+      writeFileSync(file.path, yaml(running));
+      expect(store.reload().status).toBe('applied');
+      expect(warnings()).toHaveLength(1);
+      writeFileSync(file.path, yaml(!running));
+      store.reload();
+      expect(warnings()).toHaveLength(2);
+      expect(store.current.server.metrics.enabled).toBe(running);
+      expect(await metricsStatus()).toBe(servedBefore);
+    } finally {
+      await gw.app.close();
+      file.cleanup();
+    }
+  });
+
+  it('a reload that leaves server.metrics alone is silent', async () => {
+    const file = tempConfig(yaml(true));
+    const gw = await startOpsGateway(['--clickhouse-port', '1', '--config', file.path]);
+    try {
+      writeFileSync(file.path, yaml(true, 'warn'));
+      expect(gw.app.get(ConfigStore).reload().status).toBe('applied');
+      expect(gw.logs.filter((l) => String(l.msg).includes('server.metrics'))).toEqual([]);
+    } finally {
+      await gw.app.close();
+      file.cleanup();
     }
   });
 });
