@@ -30,9 +30,17 @@ const TOO_DEEP = '[redacted: nested too deep]';
 
 /** Secret by name: the listed keys, and any key ending in `password`, `secret` or `_token` (`clickhouse_password`). */
 function isSecretKey(key: string): boolean {
-  const k = key.toLowerCase();
-  return SECRET_KEYS.has(k) || k.endsWith('password') || k.endsWith('secret') || k.endsWith('_token');
+  // Log field names are a small fixed set: decide once per name (the hot path is one Map lookup per key).
+  let secret = keyVerdicts.get(key);
+  if (secret === undefined) {
+    const k = key.toLowerCase();
+    secret = SECRET_KEYS.has(k) || k.endsWith('password') || k.endsWith('secret') || k.endsWith('_token');
+    if (keyVerdicts.size < MAX_REMEMBERED_KEYS) keyVerdicts.set(key, secret);
+  }
+  return secret;
 }
+const keyVerdicts = new Map<string, boolean>();
+const MAX_REMEMBERED_KEYS = 2000;
 
 /**
  * A copy of a log object with the value of every secret-named key replaced, at any depth and inside arrays,
