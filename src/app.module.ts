@@ -1,6 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { ClickHouseModule } from './clickhouse/clickhouse.module.js';
+import { EventsModule } from './common/events/events.module.js';
 import { HttpPipelineModule } from './common/http/http-pipeline.module.js';
 import { LoggingModule } from './common/logging/logging.module.js';
 import { ShutdownModule } from './common/shutdown/shutdown.module.js';
@@ -25,6 +26,7 @@ export class AppModule {
         ConfigModule.forRoot(boot),
         LoggingModule.forRoot(logger),
         HttpPipelineModule,
+        EventsModule,
         ShutdownModule,
         MetricsModule,
         ClickHouseModule,

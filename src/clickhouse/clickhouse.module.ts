@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { ClickHouseEventsBridge } from './clickhouse-events.bridge.js';
 import { ClickHouseService } from './clickhouse.service.js';
 
 /**
@@ -6,7 +7,7 @@ import { ClickHouseService } from './clickhouse.service.js';
  * global ConfigModule (ConfigStore) and LoggingModule (ROOT_LOGGER); it imports nothing protocol-related.
  */
 @Module({
-  providers: [ClickHouseService],
+  providers: [ClickHouseService, ClickHouseEventsBridge],
   exports: [ClickHouseService],
 })
 export class ClickHouseModule {}

@@ -3,6 +3,7 @@ import { type HealthCheckResult, HealthCheckService, type HealthIndicatorFunctio
 import type { Request, Response } from 'express';
 import { ShutdownState } from '../common/shutdown/shutdown.state.js';
 import { ConfigStore } from '../config/config.store.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { GATEWAY_VERSION } from '../version.js';
 import { ClickHouseHealthIndicator, usesPerRequestCredentials } from './clickhouse.health.js';
 import { rfc3339Now, sendEmpty405, sendGoJson } from './health-response.js';
@@ -27,6 +28,7 @@ export class HealthController {
     private readonly clickhouse: ClickHouseHealthIndicator,
     private readonly config: ConfigStore,
     private readonly shutdown: ShutdownState,
+    private readonly metrics: MetricsService,
   ) {}
 
   @Get('livez')
@@ -48,10 +50,13 @@ export class HealthController {
       // Not in altinity-mcp (it has no drain): the Helm chart's readiness probe is /health, so it must fail too.
       return sendGoJson(res, 503, { error: 'server shutting down', status: 'unhealthy', ...base });
     }
+    // altinity_mcp_clickhouse_up follows /health only, as upstream's does (not /readyz, not the startup ping).
     if (usesPerRequestCredentials(this.config.current)) {
+      this.metrics.observeHealth('unknown');
       return sendGoJson(res, 200, { auth: 'per_request_credentials', status: 'healthy', ...base });
     }
     const result = await this.run([() => this.clickhouse.ping({ key: 'clickhouse', timeoutMs: HEALTH_TIMEOUT_MS })]);
+    this.metrics.observeHealth(result.status === 'ok' ? 'ok' : 'error');
     if (result.status === 'ok') return sendGoJson(res, 200, { clickhouse: 'connected', status: 'healthy', ...base });
     sendGoJson(res, 503, { error: 'ClickHouse connection failed', status: 'unhealthy', ...base });
   }

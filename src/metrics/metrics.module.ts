@@ -1,7 +1,7 @@
 import { Global, Module } from '@nestjs/common';
-import { ClickHouseModule } from '../clickhouse/clickhouse.module.js';
 import { MetricsController } from './metrics.controller.js';
 import { MetricsListener } from './metrics-listener.js';
+import { MetricsReloadWatch } from './metrics-reload.watch.js';
 import { MetricsService } from './metrics.service.js';
 
 /**
@@ -11,9 +11,8 @@ import { MetricsService } from './metrics.service.js';
  */
 @Global()
 @Module({
-  imports: [ClickHouseModule],
   controllers: [MetricsController],
-  providers: [MetricsService, MetricsListener],
+  providers: [MetricsService, MetricsListener, MetricsReloadWatch],
   exports: [MetricsService],
 })
 export class MetricsModule {}

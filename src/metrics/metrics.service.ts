@@ -1,10 +1,11 @@
 import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { ClickHouseService } from '../clickhouse/clickhouse.service.js';
+import { type QueryEvent, QueryEvents } from '../common/events/query-events.js';
 import type { CompletedRequest } from '../common/http/request-log.middleware.js';
 import { RequestObservers } from '../common/http/request-observers.js';
 import { ShutdownState } from '../common/shutdown/shutdown.state.js';
 import { ConfigStore } from '../config/config.store.js';
+import { AltinityMetrics, type HealthObservation } from './altinity-metrics.js';
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 /** Tool names come from config and ClickHouse views; past this many distinct names new ones count as `other`. */
@@ -16,12 +17,21 @@ const OUTCOMES: ReadonlySet<string> = new Set(TOOL_CALL_OUTCOMES);
 
 /**
  * The gateway's Prometheus metrics, in a registry of its own (never prom-client's global one, so two apps in
- * one process — tests — do not collide). Feeds itself from finished HTTP requests, from ClickHouseService's
- * query events and from config reloads; the MCP layer reports tool calls through `recordToolCall`.
+ * one process — tests — do not collide). Feeds itself from finished HTTP requests, from the data layer's
+ * QueryEvents (it never imports the data layer) and from config reloads; the MCP layer reports tool calls
+ * through `recordToolCall`, the SQL guard blocked clauses through `recordBlockedClause`. Each observation
+ * point feeds both the gateway's own families and altinity-mcp's `altinity_mcp_*` ones.
  */
 @Injectable()
 export class MetricsService implements OnModuleInit, OnModuleDestroy {
   readonly registry = new Registry();
+  /**
+   * `server.metrics.enabled` is restart-only: the boot value decides once. Disabled, nothing is registered
+   * (the registry gathers zero families), nothing is subscribed, and every observation helper is a no-op.
+   */
+  readonly enabled: boolean;
+  /** altinity-mcp's `altinity_mcp_*` families, fed from the same observation points as ours (absent when disabled). */
+  private readonly altinity?: AltinityMetrics;
 
   private readonly httpDuration = new Histogram({
     name: 'http_request_duration_seconds',
@@ -92,23 +102,27 @@ export class MetricsService implements OnModuleInit, OnModuleDestroy {
   private readonly unsubscribe: Array<() => void> = [];
 
   constructor(
-    private readonly clickhouse: ClickHouseService,
     private readonly config: ConfigStore,
     private readonly requests: RequestObservers,
     private readonly shutdown: ShutdownState,
+    private readonly queryEvents: QueryEvents,
   ) {
+    this.enabled = config.boot.server.metrics.enabled;
+    if (!this.enabled) {
+      // The families above were created with the instance; a disabled server exposes none of them.
+      this.registry.clear();
+      return;
+    }
     collectDefaultMetrics({ register: this.registry });
+    this.altinity = new AltinityMetrics(this.registry);
     this.chUp.set(Number.NaN);
     for (const outcome of ['applied', 'unchanged', 'failed']) this.configReloads.inc({ outcome }, 0);
   }
 
   onModuleInit(): void {
+    if (!this.enabled) return;
     this.requests.add((r) => this.observeHttpRequest(r));
-    const offQuery = this.clickhouse.onQuery((event) => {
-      this.chDuration.observe({ operation: event.operation, outcome: event.outcome }, event.durationMs / 1000);
-      if (event.outcome === 'error') this.chErrors.inc({ kind: event.errorKind ?? 'other' });
-    });
-    if (typeof offQuery === 'function') this.unsubscribe.push(offQuery);
+    this.unsubscribe.push(this.queryEvents.subscribe((event) => this.observeQuery(event)));
     this.unsubscribe.push(this.config.onReload((outcome) => this.configReloads.inc({ outcome: outcome.status })));
   }
 
@@ -121,13 +135,45 @@ export class MetricsService implements OnModuleInit, OnModuleDestroy {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
 
+  /** One finished HTTP request, into both families (one observation point). */
   observeHttpRequest(r: CompletedRequest): void {
-    this.httpDuration.observe({ method: r.method, route: r.route, status: String(r.status) }, r.durationMs / 1000);
+    if (!this.enabled) return;
+    const seconds = r.durationMs / 1000;
+    this.httpDuration.observe({ method: r.method, route: r.route, status: String(r.status) }, seconds);
+    // altinity-mcp's CORS wrapper answers preflights before its metrics middleware sees them.
+    if (!r.preflight) this.altinity?.observeHttp(r.route, r.method, r.status, seconds);
+  }
+
+  /** One ClickHouse call published by the data layer, into both families. */
+  observeQuery(event: QueryEvent): void {
+    if (!this.enabled) return;
+    this.chDuration.observe({ operation: event.operation, outcome: event.outcome }, event.durationMs / 1000);
+    if (event.outcome === 'error') this.chErrors.inc({ kind: event.errorKind ?? 'other' });
+    this.altinity?.observeQuery(event);
   }
 
   /** Readiness pings with the static config report here; `undefined` means "not applicable" (per-request credentials). */
   setClickHouseUp(up: boolean | undefined): void {
+    if (!this.enabled) return;
     this.chUp.set(up === undefined ? Number.NaN : up ? 1 : 0);
+  }
+
+  /**
+   * What `GET /health` found, for altinity-mcp's `altinity_mcp_clickhouse_up`: only `/health` sets it (not
+   * `/readyz`, not the startup ping), `unknown` (NaN) when credentials come per request (JWE/OAuth).
+   */
+  observeHealth(result: HealthObservation): void {
+    if (!this.enabled) return;
+    this.altinity?.observeHealth(result);
+  }
+
+  /**
+   * A query refused by the blocked-clause guard (`server.blocked_query_clauses`), by the clause that matched.
+   * Call it where the refusal is decided; SQL that could not be parsed is not a blocked clause and is not counted.
+   */
+  recordBlockedClause(clause: string): void {
+    if (!this.enabled) return;
+    this.altinity?.recordBlockedClause(clause);
   }
 
   /**
@@ -135,6 +181,7 @@ export class MetricsService implements OnModuleInit, OnModuleDestroy {
    * `tool` must be a registered tool name (not whatever a client asked for) to keep label values bounded.
    */
   recordToolCall(tool: string, outcome: ToolCallOutcome, durationMs: number, rows = 0): void {
+    if (!this.enabled) return;
     const label = this.toolLabel(tool);
     this.toolCalls.inc({ tool: label, outcome: OUTCOMES.has(outcome) ? outcome : 'error' });
     this.toolDuration.observe({ tool: label }, Math.max(0, durationMs) / 1000);

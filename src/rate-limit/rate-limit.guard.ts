@@ -11,6 +11,7 @@ import {
   type ThrottlerModuleOptions,
   type ThrottlerStorage,
 } from '@nestjs/throttler';
+import { clientAddress } from '../common/http/client-address.js';
 import { getRequestContext } from '../common/request-context.js';
 import { ConfigStore } from '../config/config.store.js';
 import { jsonRpcErrorBody } from '../mcp/transports/json-rpc.js';
@@ -25,22 +26,7 @@ export const RATE_LIMIT_WINDOW_MS = 60_000;
 /** IPv6 clients are grouped per /64, as one host usually owns one. */
 const IPV6_PREFIX = 64;
 
-/**
- * The client address as seen through `hops` trusted reverse proxies: the socket address when `hops` is 0,
- * otherwise the `X-Forwarded-For` entry that many hops from the right (each proxy appends the address it
- * received the request from, so entries further left are client-supplied and cannot be trusted).
- */
-export function clientAddress(req: IncomingMessage, hops: number): string {
-  const socketAddress = req.socket?.remoteAddress ?? '';
-  if (hops <= 0) return socketAddress;
-  const header = req.headers['x-forwarded-for'];
-  const forwarded = (Array.isArray(header) ? header.join(',') : (header ?? ''))
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-  const chain = [...forwarded, socketAddress];
-  return chain[Math.max(0, chain.length - 1 - hops)]!;
-}
+export { clientAddress };
 
 /**
  * `@nestjs/throttler` for the gateway (global guard). `server.rate_limit.requests_per_minute` is read per

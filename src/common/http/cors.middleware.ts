@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { markPreflight } from './request-meta.js';
 
 export const CORS_ALLOW_METHODS = 'GET, POST, PUT, DELETE, OPTIONS';
 export const CORS_DEFAULT_ALLOW_HEADERS =
@@ -16,6 +17,7 @@ export function createCorsMiddleware(origin: () => string) {
       next();
       return;
     }
+    markPreflight(req);
     const requested = req.headers['access-control-request-headers'];
     res.setHeader('Access-Control-Allow-Methods', CORS_ALLOW_METHODS);
     res.setHeader('Access-Control-Allow-Headers', requested ? String(requested) : CORS_DEFAULT_ALLOW_HEADERS);

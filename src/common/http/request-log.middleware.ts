@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { redactText } from '../logging/redact.js';
-import { REQUEST_ID_HEADER, initRequestMeta, normalizeMethod, pathOf, resolveRequestId, routeTemplateOf } from './request-meta.js';
+import { REQUEST_ID_HEADER, initRequestMeta, isPreflight, normalizeMethod, pathOf, resolveRequestId, routeTemplateOf } from './request-meta.js';
 
 /** What is known about a request once its response is done (or its connection is gone). */
 export interface CompletedRequest {
@@ -13,6 +13,8 @@ export interface CompletedRequest {
   requestId: string;
   /** True when the connection closed before the response was fully sent. */
   aborted: boolean;
+  /** True for an OPTIONS request the CORS middleware answered itself (no route ran). */
+  preflight?: boolean;
 }
 
 export type CompletedRequestObserver = (request: CompletedRequest) => void;
@@ -52,6 +54,7 @@ export function createRequestLogMiddleware(options: RequestLogOptions) {
         durationMs,
         requestId,
         aborted: !res.writableFinished,
+        ...(isPreflight(req) ? { preflight: true } : {}),
       };
       log.info(
         {

@@ -18,6 +18,8 @@ interface RequestMeta {
   requestId: string;
   /** Set by handlers mounted outside Nest's router (e.g. an MCP transport) so metrics and logs can name them. */
   routeTemplate?: string;
+  /** The CORS middleware answered this OPTIONS request itself; no route ran. */
+  preflight?: boolean;
 }
 
 const META = Symbol('gatewayRequestMeta');
@@ -41,6 +43,16 @@ export function getRequestId(req: IncomingMessage): string | undefined {
 export function setRouteTemplate(req: IncomingMessage, template: string): void {
   const meta = (req as WithMeta)[META];
   if (meta) meta.routeTemplate = template;
+}
+
+/** Marks a request the CORS middleware answered itself (altinity-mcp counts no preflight in its metrics). */
+export function markPreflight(req: IncomingMessage): void {
+  const meta = (req as WithMeta)[META];
+  if (meta) meta.preflight = true;
+}
+
+export function isPreflight(req: IncomingMessage): boolean {
+  return (req as WithMeta)[META]?.preflight === true;
 }
 
 /** The route template that served the request, or `unmatched`. */

@@ -30,7 +30,11 @@ export class LoggingModule implements OnModuleInit {
         return;
       }
       if (outcome.status === 'unchanged') return;
-      for (const warning of outcome.warnings) log.warn(warning);
+      for (const warning of outcome.warnings) {
+        // The metrics module reports `server.metrics.*` itself, in altinity-mcp's words and once per mismatch.
+        if (warning.startsWith('config reload: server.metrics.')) continue;
+        log.warn(warning);
+      }
       const level = this.config.current.logging.level;
       if (level !== this.logger.level) {
         setLogLevel(this.logger, level);

@@ -2,10 +2,10 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { INestApplication } from '@nestjs/common';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
-import { ClickHouseService } from '../../clickhouse/clickhouse.service.js';
 import { ConfigStore } from '../../config/config.store.js';
 import { ROOT_LOGGER } from '../logging/logging.module.js';
 import { redactText } from '../logging/redact.js';
+import { ShutdownHooks } from './shutdown-hooks.js';
 import { ShutdownState } from './shutdown.state.js';
 
 /** How long cancelled requests get to write their error responses before their sockets are cut. */
@@ -26,7 +26,8 @@ export interface ShutdownReport {
  * 1. readiness turns 503 (`shutting_down`) at once;
  * 2. the listener stops accepting connections; idle keep-alive connections are closed as they go idle;
  * 3. in-flight requests get `server.shutdown_timeout` seconds to finish;
- * 4. then the ClickHouse queries still running are cancelled and, after a short grace, every remaining
+ * 4. then the work still running is cancelled (through ShutdownHooks: the data layer cancels its ClickHouse
+ *    queries) and, after a short grace, every remaining
  *    connection is closed;
  * 5. the Nest application is closed (module shutdown hooks: metrics listener, config watcher, pools).
  * Runs once; later calls return the same promise. A call with `force` during a drain ends the wait early.
@@ -40,7 +41,7 @@ export class GracefulShutdown {
   constructor(
     private readonly state: ShutdownState,
     private readonly config: ConfigStore,
-    private readonly clickhouse: ClickHouseService,
+    private readonly hooks: ShutdownHooks,
     @Inject(ROOT_LOGGER) logger: Logger,
   ) {
     this.log = logger.child({ context: 'shutdown' });
@@ -80,10 +81,8 @@ export class GracefulShutdown {
       const leftInFlight = drained ? 0 : this.state.inFlightRequests;
       if (!drained) {
         this.log.warn({ in_flight: leftInFlight }, 'Shutdown timeout reached: cancelling running ClickHouse queries');
-        try {
-          await this.clickhouse.cancelAll();
-        } catch (err) {
-          this.log.warn({ reason: redactText((err as Error).message) }, 'cancelling ClickHouse queries failed');
+        for (const err of await this.hooks.cancelRunningWork()) {
+          this.log.warn({ reason: redactText(err.message) }, 'cancelling running queries failed');
         }
         await this.state.waitForIdle(AFTER_CANCEL_GRACE_MS);
       }

@@ -1,12 +1,10 @@
 import { Global, Module } from '@nestjs/common';
-import { ClickHouseModule } from '../../clickhouse/clickhouse.module.js';
 import { GracefulShutdown } from './graceful-shutdown.service.js';
 import { ShutdownState } from './shutdown.state.js';
 
 /** Global: readiness and the HTTP pipeline read ShutdownState; bootstrap runs GracefulShutdown on a signal. */
 @Global()
 @Module({
-  imports: [ClickHouseModule],
   providers: [ShutdownState, GracefulShutdown],
   exports: [ShutdownState, GracefulShutdown],
 })

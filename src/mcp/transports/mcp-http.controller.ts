@@ -5,6 +5,7 @@ import { ConfigService } from '@nestjs/config';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
+import { clientAddress } from '../../common/http/client-address.js';
 import { ROOT_LOGGER } from '../../common/logging/logging.module.js';
 import { getRequestContext, type RequestConnectionContext, STATIC_IDENTITY } from '../../common/request-context.js';
 import type { GatewayConfig } from '../../config/config.types.js';
@@ -71,7 +72,7 @@ export class McpHttpController implements BeforeApplicationShutdown {
       // Notifications and client responses need no answer over stateless HTTP; a cancellation reaches the
       // request it names (SDK clients cancel this way and keep the original POST open).
       if ('method' in parsed.message && parsed.message.method === 'notifications/cancelled') {
-        this.cancelInFlight(context, parsed.message.params?.requestId, req.socket.remoteAddress ?? '');
+        this.cancelInFlight(context, parsed.message.params?.requestId, this.clientOf(req));
       }
       res.status(202).end();
       return;
@@ -81,7 +82,7 @@ export class McpHttpController implements BeforeApplicationShutdown {
     res.on('close', () => {
       if (!res.writableFinished) abort.abort(new Error('the client closed the connection'));
     });
-    const flightKey = inFlightKey(context, parsed.id, req.socket.remoteAddress ?? '');
+    const flightKey = inFlightKey(context, parsed.id, this.clientOf(req));
     const flights = this.inFlight.get(flightKey) ?? new Set<AbortController>();
     flights.add(abort);
     this.inFlight.set(flightKey, flights);
@@ -111,6 +112,15 @@ export class McpHttpController implements BeforeApplicationShutdown {
     const flights = this.inFlight.get(inFlightKey(context, requestId, client));
     if (!flights || flights.size !== 1) return;
     for (const abort of flights) abort.abort(new Error('the client cancelled the request'));
+  }
+
+  /**
+   * The caller's address as the rate limiter computes it (through `server.rate_limit.proxy_hops` trusted
+   * proxies): behind a proxy every socket address is the proxy's, which would let one anonymous client cancel
+   * another's call.
+   */
+  private clientOf(req: Request): string {
+    return clientAddress(req, this.config.current.server.rate_limit.proxy_hops);
   }
 
   private async handleSse(req: Request, res: Response): Promise<void> {
