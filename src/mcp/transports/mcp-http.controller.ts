@@ -120,7 +120,7 @@ export class McpHttpController implements BeforeApplicationShutdown {
    * another's call.
    */
   private clientOf(req: Request): string {
-    return clientAddress(req, this.config.current.server.rate_limit.proxy_hops);
+    return clientAddress(req, this.config.get('server', { infer: true }).rate_limit.proxy_hops);
   }
 
   private async handleSse(req: Request, res: Response): Promise<void> {
