@@ -3,6 +3,8 @@
  * It knows nothing of MCP or HTTP requests; callers pass a ConnectionSpec and get rows or a ClickHouseQueryError.
  */
 
+import type { QueryEvent as PublishedQueryEvent } from '../common/events/query-events.js';
+
 export interface ConnectionTls {
   enabled: boolean;
   caCert?: string;
@@ -120,20 +122,12 @@ export interface PingOptions {
   timeoutMs?: number;
 }
 
-/** What the data layer reports after every ClickHouse call, for metrics (see `ClickHouseService.onQuery`). */
-export interface QueryEvent {
-  operation: 'query' | 'command' | 'ping';
-  protocol: 'http' | 'embedded';
-  durationMs: number;
-  outcome: 'ok' | 'error';
-  /** altinity-mcp's query kind: `select` when the SQL passes its SELECT-like test, else `execute` (absent for pings). */
-  sqlKind?: 'select' | 'execute';
+/**
+ * What the data layer reports after every ClickHouse call (see `ClickHouseService.onQuery`): the contract in
+ * `common/events`, with the label fields narrowed to the data layer's own sets.
+ */
+export interface QueryEvent extends PublishedQueryEvent {
   errorKind?: ClickHouseErrorKind;
-  /** Approximate bytes of the rows returned, the estimate the byte cap uses (successful queries only). */
-  approxBytes?: number;
-  /** Rows returned (query only). */
-  rows?: number;
-  /** Set when a row or byte cap cut the result (query only). */
   truncated?: Truncation['reason'];
 }
 

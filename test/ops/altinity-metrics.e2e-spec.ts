@@ -177,3 +177,28 @@ describe('server.metrics.* on reload (restart-only, upstream reloadConfig)', () 
     }
   });
 });
+
+describe("altinity-mcp's route label on the SSE transport", () => {
+  it('labels the SSE stream `/sse`, never the catch-all `/`', async () => {
+    const gw = await startOpsGateway(['--clickhouse-port', '1', '--transport', 'sse']);
+    try {
+      const stream = new AbortController();
+      const res = await fetch(`${gw.base}/sse`, { signal: stream.signal });
+      expect(res.status).toBe(200);
+      stream.abort();
+      await res.body?.cancel().catch(() => undefined);
+      // the request is observed when its response ends; give the closed stream a moment
+      let samples: Sample[] = [];
+      for (let i = 0; i < 50; i++) {
+        samples = await scrape(`${gw.base}/metrics`);
+        if (series(samples, 'altinity_mcp_http_requests_total').some((s) => s.labels.route === '/sse')) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const routes = series(samples, 'altinity_mcp_http_requests_total').map((s) => s.labels.route);
+      expect(routes).toContain('/sse');
+      expect(routes).not.toContain('/');
+    } finally {
+      await gw.app.close();
+    }
+  });
+});

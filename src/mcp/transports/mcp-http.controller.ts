@@ -6,6 +6,7 @@ import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { clientAddress } from '../../common/http/client-address.js';
+import { setRouteTemplate } from '../../common/http/request-meta.js';
 import { ROOT_LOGGER } from '../../common/logging/logging.module.js';
 import { getRequestContext, type RequestConnectionContext, STATIC_IDENTITY } from '../../common/request-context.js';
 import type { GatewayConfig } from '../../config/config.types.js';
@@ -125,6 +126,7 @@ export class McpHttpController implements BeforeApplicationShutdown {
 
   private async handleSse(req: Request, res: Response): Promise<void> {
     const path = req.path.replace(/\/$/, '') || '/';
+    if (path === '/sse') setRouteTemplate(req, '/sse'); // metrics label the SSE endpoint as such, not as the catch-all
     if (path !== '/sse') {
       return this.refuse(res, { status: 404, message: 'Not Found: the SSE transport is served at /sse' });
     }
