@@ -6,7 +6,8 @@ import type { ClickHouseSettings, ExecResult } from '@clickhouse/client';
 import type { Logger } from 'pino';
 import { ROOT_LOGGER } from '../common/logging/logging.module.js';
 import type { ConnectionOverrides } from '../common/request-context.js';
-import { ConfigStore } from '../config/config.store.js';
+import { ConfigService } from '@nestjs/config';
+import type { GatewayConfig } from '../config/config.types.js';
 import type { ClickHouseConfig } from '../config/config.types.js';
 import {
   type AbortKind,
@@ -68,7 +69,7 @@ export class ClickHouseService implements OnModuleInit, OnApplicationShutdown {
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(
-    private readonly config: ConfigStore,
+    private readonly config: ConfigService<GatewayConfig, true>,
     @Inject(ROOT_LOGGER) rootLogger: Logger,
     /** Refuses SQL before it is sent (the SQL policy); absent in tests and tools that bind none. */
     @Optional() @Inject(CLICKHOUSE_QUERY_GUARD) private readonly guard?: QueryGuard,
@@ -106,7 +107,7 @@ export class ClickHouseService implements OnModuleInit, OnApplicationShutdown {
 
   /** The connection of the configuration in force (re-read on every call, so hot reloads apply). */
   currentConnection(overrides?: ConnectionOverrides): ConnectionSpec {
-    return this.connectionFromConfig(this.config.current.clickhouse, overrides);
+    return this.connectionFromConfig(this.config.get('clickhouse', { infer: true }), overrides);
   }
 
   /** Subscribes to one event per ClickHouse call (for metrics). Returns the unsubscribe function. */
@@ -237,7 +238,7 @@ export class ClickHouseService implements OnModuleInit, OnApplicationShutdown {
   // Lifecycle
 
   async onModuleInit(): Promise<void> {
-    const ch = this.config.current.clickhouse;
+    const ch = this.config.get('clickhouse', { infer: true });
     if (ch.protocol !== 'embedded') return;
     try {
       if (ch.embedded_path === ':memory:') await this.seedDemoData();

@@ -4,13 +4,13 @@ import type { Logger } from 'pino';
 import { ClickHouseService } from '../clickhouse/clickhouse.service.js';
 import { ROOT_LOGGER } from '../common/logging/logging.module.js';
 import { redactText } from '../common/logging/redact.js';
-import { ConfigStore } from '../config/config.store.js';
+import { ConfigService } from '@nestjs/config';
 import type { GatewayConfig } from '../config/config.types.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 
 /** JWE or OAuth: ClickHouse credentials arrive with each request, so there is nothing to ping with. */
-export function usesPerRequestCredentials(cfg: GatewayConfig): boolean {
-  return cfg.server.jwe.enabled || cfg.server.oauth.enabled;
+export function usesPerRequestCredentials(server: GatewayConfig['server']): boolean {
+  return server.jwe.enabled || server.oauth.enabled;
 }
 
 export interface PingPolicy {
@@ -32,7 +32,7 @@ export class ClickHouseHealthIndicator {
   constructor(
     private readonly indicators: HealthIndicatorService,
     private readonly clickhouse: ClickHouseService,
-    private readonly config: ConfigStore,
+    private readonly config: ConfigService<GatewayConfig, true>,
     private readonly metrics: MetricsService,
     @Inject(ROOT_LOGGER) logger: Logger,
   ) {
@@ -43,7 +43,7 @@ export class ClickHouseHealthIndicator {
     const attempt = this.indicators
       .check(policy.key)
       .attempt(async ({ signal }) => {
-        const conn = this.clickhouse.connectionFromConfig(this.config.current.clickhouse);
+        const conn = this.clickhouse.connectionFromConfig(this.config.get('clickhouse', { infer: true }));
         try {
           await this.clickhouse.ping(conn, { signal, timeoutMs: policy.timeoutMs });
         } catch (err) {

@@ -2,7 +2,8 @@ import { All, Controller, Get, Req, Res, ServiceUnavailableException } from '@ne
 import { type HealthCheckResult, HealthCheckService, type HealthIndicatorFunction } from '@nestjs/terminus';
 import type { Request, Response } from 'express';
 import { ShutdownState } from '../common/shutdown/shutdown.state.js';
-import { ConfigStore } from '../config/config.store.js';
+import { ConfigService } from '@nestjs/config';
+import type { GatewayConfig } from '../config/config.types.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { GATEWAY_VERSION } from '../version.js';
 import { ClickHouseHealthIndicator, usesPerRequestCredentials } from './clickhouse.health.js';
@@ -26,7 +27,7 @@ export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly clickhouse: ClickHouseHealthIndicator,
-    private readonly config: ConfigStore,
+    private readonly config: ConfigService<GatewayConfig, true>,
     private readonly shutdown: ShutdownState,
     private readonly metrics: MetricsService,
   ) {}
@@ -51,7 +52,7 @@ export class HealthController {
       return sendGoJson(res, 503, { error: 'server shutting down', status: 'unhealthy', ...base });
     }
     // altinity_mcp_clickhouse_up follows /health only, as upstream's does (not /readyz, not the startup ping).
-    if (usesPerRequestCredentials(this.config.current)) {
+    if (usesPerRequestCredentials(this.config.get('server', { infer: true }))) {
       this.metrics.observeHealth('unknown');
       return sendGoJson(res, 200, { auth: 'per_request_credentials', status: 'healthy', ...base });
     }
@@ -71,7 +72,7 @@ export class HealthController {
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendEmpty405(res);
     const base = { timestamp: rfc3339Now(), version: GATEWAY_VERSION };
     if (this.shutdown.shuttingDown) return sendGoJson(res, 503, { reason: 'shutting_down', status: 'not_ready', ...base });
-    if (usesPerRequestCredentials(this.config.current)) {
+    if (usesPerRequestCredentials(this.config.get('server', { infer: true }))) {
       return sendGoJson(res, 200, { auth: 'per_request_credentials', status: 'ready', ...base });
     }
     const result = await this.run([

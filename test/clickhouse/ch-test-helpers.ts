@@ -5,7 +5,7 @@ import { ClickHouseService } from '../../src/clickhouse/clickhouse.service.js';
 import type { ConnectionSpec } from '../../src/clickhouse/clickhouse.types.js';
 import { parseArgs } from '../../src/config/config.cli.js';
 import { loadConfig } from '../../src/config/config.loader.js';
-import type { ConfigStore } from '../../src/config/config.store.js';
+import { ConfigService } from '@nestjs/config';
 import type { ClickHouseConfig, GatewayConfig } from '../../src/config/config.types.js';
 import { CH_TEST_HOST, CH_TEST_PORT } from '../setup/clickhouse-server.js';
 
@@ -24,7 +24,7 @@ export function memoryLogger(level: pino.Level = 'debug'): { logger: Logger; lin
 }
 
 export function makeService(config: GatewayConfig = testConfig(), logger: Logger = pino({ level: 'silent' })): ClickHouseService {
-  return new ClickHouseService({ current: config } as unknown as ConfigStore, logger);
+  return new ClickHouseService(new ConfigService<GatewayConfig, true>(config), logger);
 }
 
 export function connection(service: ClickHouseService, ch: Partial<ClickHouseConfig> = {}): ConnectionSpec {

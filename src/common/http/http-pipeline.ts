@@ -2,7 +2,8 @@ import type { INestApplication } from '@nestjs/common';
 import type { Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { ConfigStore } from '../../config/config.store.js';
+import { ConfigService } from '@nestjs/config';
+import type { GatewayConfigService } from '../../config/config.module.js';
 import { ROOT_LOGGER } from '../logging/logging.module.js';
 import { ShutdownState } from '../shutdown/shutdown.state.js';
 import { createCorsMiddleware } from './cors.middleware.js';
@@ -17,7 +18,7 @@ import { RequestObservers } from './request-observers.js';
  */
 export function installHttpPipeline(app: INestApplication): void {
   const logger = app.get<Logger>(ROOT_LOGGER);
-  const config = app.get(ConfigStore);
+  const config: GatewayConfigService = app.get(ConfigService);
   const shutdown = app.get(ShutdownState);
   const observers = app.get(RequestObservers);
 
@@ -32,7 +33,7 @@ export function installHttpPipeline(app: INestApplication): void {
       },
     }),
   );
-  app.use(createCorsMiddleware(() => config.current.server.cors_origin));
+  app.use(createCorsMiddleware(() => config.get('server.cors_origin', { infer: true })));
   app.useGlobalFilters(new GatewayExceptionFilter(logger));
   answerConnectRequests(app.getHttpServer() as Server | undefined);
 }

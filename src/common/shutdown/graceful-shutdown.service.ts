@@ -2,7 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { INestApplication } from '@nestjs/common';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
-import { ConfigStore } from '../../config/config.store.js';
+import { ConfigService } from '@nestjs/config';
+import type { GatewayConfig } from '../../config/config.types.js';
 import { ROOT_LOGGER } from '../logging/logging.module.js';
 import { redactText } from '../logging/redact.js';
 import { ShutdownHooks } from './shutdown-hooks.js';
@@ -40,7 +41,7 @@ export class GracefulShutdown {
 
   constructor(
     private readonly state: ShutdownState,
-    private readonly config: ConfigStore,
+    private readonly config: ConfigService<GatewayConfig, true>,
     private readonly hooks: ShutdownHooks,
     @Inject(ROOT_LOGGER) logger: Logger,
   ) {
@@ -63,7 +64,7 @@ export class GracefulShutdown {
   private async run(app: INestApplication, reason: string, force: boolean): Promise<ShutdownReport> {
     const started = Date.now();
     this.state.begin();
-    const timeoutSeconds = force ? 0 : this.config.current.server.shutdown_timeout;
+    const timeoutSeconds = force ? 0 : this.config.get('server.shutdown_timeout', { infer: true });
     this.log.info({ reason, in_flight: this.state.inFlightRequests, shutdown_timeout_s: timeoutSeconds }, 'Shutting down: draining in-flight requests');
 
     const server = app.getHttpServer() as Server | undefined;
