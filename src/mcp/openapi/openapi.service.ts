@@ -6,14 +6,14 @@ import type { GatewayConfig } from '../../config/config.types.js';
 import { effectiveLimits } from '../../config/effective-limits.js';
 import { GATEWAY_VERSION } from '../../version.js';
 import type { McpCallContext } from '../mcp-server.factory.js';
-import { checkBlockedClauses } from '../sql/blocked-clauses.js';
+import { checkBlockedClauses } from '../../sql/blocked-clauses.js';
 import { checkNestingDepth, checkQueryLength, extractToolInputSettings, type ToolArguments } from '../tools/arguments.js';
 import { DynamicToolCatalog } from '../tools/dynamic-tool-catalog.js';
 import { buildInsertSql, buildViewCallSql, type DynamicTool, WRITE_DISABLED_READ_ONLY } from '../tools/dynamic-tools.js';
 import { executionErrorText } from '../tools/mcp-tools.service.js';
 import { formatQueryResultCompact, marshalFailedText, queryExecutionFailedText, UnsupportedValueError } from '../tools/result-format.js';
 import { SchemaTools } from '../tools/schema-tools.js';
-import { isReadOnlyStatement, isSelectQuery } from '../tools/select-guard.js';
+import { isReadOnlyStatement, isSelectQuery } from '../../sql/select-guard.js';
 import { resolveToolDefinitions, type ResolvedTools } from '../tools/static-tools.js';
 import { renderOpenApiSchema } from './openapi-schema.js';
 

@@ -5,9 +5,9 @@
  */
 import { BLOCKED_TOOL_INPUT_SETTINGS } from '../../config/config.validation.js';
 import { closestMatch } from '../../config/did-you-mean.js';
-import { goQuote, utf8Length } from './go-compat.js';
-import { READ_ONLY_REJECTION, isReadOnlyStatement } from './select-guard.js';
-import { scanSql } from './sql-scan.js';
+import { goQuote, utf8Length } from '../../common/go-compat.js';
+import { READ_ONLY_REJECTION, isReadOnlyStatement } from '../../sql/select-guard.js';
+import { scanSql } from '../../sql/sql-scan.js';
 import type { Checked } from './tool-types.js';
 
 export type ToolArguments = Record<string, unknown>;

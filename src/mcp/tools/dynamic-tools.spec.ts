@@ -25,8 +25,8 @@ import {
   type TableRow,
   type ViewRow,
 } from './dynamic-tools.js';
-import { isReadOnlyStatement } from './select-guard.js';
-import { scanSql } from './sql-scan.js';
+import { isReadOnlyStatement } from '../../sql/select-guard.js';
+import { scanSql } from '../../sql/sql-scan.js';
 import { resolveToolDefinitions } from './static-tools.js';
 
 const rulesFor = (tools: ToolDefinition[], readOnly = false) => {

@@ -8,7 +8,7 @@
  * query is sent, unknown argument names are refused, and duplicate names are collapsed where Go would
  * produce an invalid schema.
  */
-import { goFormatFloatF, goFormatFloatV, goToLower, goTrimSpace, goTypeName, goQuote } from './go-compat.js';
+import { goFormatFloatF, goFormatFloatV, goToLower, goTrimSpace, goTypeName, goQuote } from '../../common/go-compat.js';
 import { checkUnknownArguments, extractToolInputSettings, normalizeArguments } from './arguments.js';
 import { goJsonMarshal, UnsupportedValueError } from './result-format.js';
 import { objectSchema, type DynamicRule } from './static-tools.js';
