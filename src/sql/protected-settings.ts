@@ -28,8 +28,11 @@ export const ALWAYS_BLOCKED_INPUT_SETTINGS: readonly string[] = [
  * The default of `server.protected_settings` (`*` matches any run of characters, case-insensitive):
  * - `readonly`, `allow_*`: the read-only mode and every feature switch (`allow_ddl`, `allow_introspection_functions`,
  *   `allow_experimental_*`…);
- * - `max_*`: every limit — execution time, result caps, memory, rows/bytes read, threads, AST size, network
- *   bandwidth (a caller lowering one is harmless but rare; one pattern keeps new limits covered);
+ * - the limits: `max_execution_time*`, `max_estimated_execution_time`, `max_result_*`, `max_memory_usage*`,
+ *   `max_rows_*` and `max_bytes_*` (read, sort, group by, join, set, distinct, transfer), `max_threads`,
+ *   `max_concurrent_queries*`, `max_network_*`, `max_query_size`, `max_ast_*`, `max_expanded_ast_elements`,
+ *   `max_parser_depth`, `max_columns_to_read`, `max_temporary_*`. Tuning knobs such as `max_block_size` are
+ *   not limits and stay free;
  * - `*_overflow_mode`: `throw` ↔ `break` decides whether a limit stops the query or silently cuts it;
  * - `min_execution_speed*`, `timeout_*` and `*_timeout`: the other half of the time limits;
  * - `profile`: switching the settings profile would swap every limit at once;
@@ -39,7 +42,21 @@ export const ALWAYS_BLOCKED_INPUT_SETTINGS: readonly string[] = [
 export const DEFAULT_PROTECTED_SETTINGS: readonly string[] = [
   'readonly',
   'allow_*',
-  'max_*',
+  'max_execution_time*',
+  'max_estimated_execution_time',
+  'max_result_*',
+  'max_memory_usage*',
+  'max_rows_*',
+  'max_bytes_*',
+  'max_threads',
+  'max_concurrent_queries*',
+  'max_network_*',
+  'max_query_size',
+  'max_ast_*',
+  'max_expanded_ast_elements',
+  'max_parser_depth',
+  'max_columns_to_read',
+  'max_temporary_*',
   '*_overflow_mode',
   'min_execution_speed*',
   'timeout_*',

@@ -133,7 +133,9 @@ describe('findPolicyViolation', () => {
 
 describe('protected settings and outbound names', () => {
   it('matches patterns case-insensitively', () => {
-    expect(protectedBy('MAX_THREADS', DEFAULT_PROTECTED_SETTINGS)).toBe('max_*');
+    expect(protectedBy('MAX_THREADS', DEFAULT_PROTECTED_SETTINGS)).toBe('max_threads');
+    expect(protectedBy('max_rows_to_group_by', DEFAULT_PROTECTED_SETTINGS)).toBe('max_rows_*');
+    expect(protectedBy('max_block_size', DEFAULT_PROTECTED_SETTINGS)).toBeUndefined();
     expect(protectedBy('read_overflow_mode', DEFAULT_PROTECTED_SETTINGS)).toBe('*_overflow_mode');
     expect(protectedBy('custom_tenant', DEFAULT_PROTECTED_SETTINGS)).toBeUndefined();
     expect(isBlockedInputSetting('user', [])).toBe(true);

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { quoteIdentifier, sqlString } from '../../sql/sql-literals.js';
+import { buildInsertSql, buildViewCallSql, sqlLiteral } from './dynamic-sql.js';
 import type { ToolDefinition } from '../../config/config.types.js';
 import {
   TABLES_SQL,
   VIEWS_SQL,
-  buildInsertSql,
   buildInsertToolDefinition,
-  buildViewCallSql,
   buildViewToolDefinition,
   columnsSql,
   discoverDynamicTools,
@@ -15,11 +15,8 @@ import {
   mapClickHouseType,
   parseViewComment,
   prepareDynamicToolCall,
-  quoteIdentifier,
   selectWriteTables,
   snakeCase,
-  sqlLiteral,
-  sqlString,
   tableKey,
   type ColumnRow,
   type TableRow,
