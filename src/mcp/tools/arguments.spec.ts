@@ -163,7 +163,7 @@ describe('settings argument (vector 29)', () => {
     ).toEqual(err('Query rejected: SETTINGS clause is not allowed'));
   });
 
-  it('runs the SQL policy before the blocked clauses and the settings', async () => {
+  it('runs the SQL policy after the blocked clauses, before the settings', async () => {
     expect(
       await validateQueryToolCall('execute_query', { query: "SELECT * FROM url('http://127.0.0.1:1/x', CSV)", settings: 'bad' }, { ...withSettings, blockedClauses: ['WHERE'] }),
     ).toEqual(err('Query rejected: table function url() is not allowed (it reaches the network or files); an operator can allow it with server.allowed_table_functions'));

@@ -8,8 +8,8 @@
  *  2. length: `query exceeds max length (N bytes, limit M)` (OpenAPI answers 413);
  *  3. read-only guard, when `readOnlyGuard: 'after-length'` (OpenAPI `execute_query`, upstream §E.1);
  *  4. nesting depth (old ClickHouse parsers crash on deep nesting);
- *  5. the SQL policy (src/sql/sql-policy.ts): INTO OUTFILE / FROM INFILE, table functions, protected settings;
- *  6. blocked clauses (`server.blocked_query_clauses`, real parse).
+ *  5. blocked clauses (`server.blocked_query_clauses`, real parse; altinity-mcp's texts come first);
+ *  6. the SQL policy (src/sql/sql-policy.ts): INTO OUTFILE / FROM INFILE, table functions, protected settings.
  *
  * The first failing step wins; its `step` lets an HTTP route pick the status.
  */
@@ -17,6 +17,7 @@ import { utf8Length } from '../../common/go-compat.js';
 import type { GatewayConfig } from '../../config/config.types.js';
 import { effectiveLimits } from '../../config/effective-limits.js';
 import { checkBlockedClauses } from '../../sql/blocked-clauses.js';
+import { loadSqlParser } from '../../sql/sql-parser.js';
 import { READ_ONLY_REJECTION, isReadOnlyStatement } from '../../sql/select-guard.js';
 import { findPolicyViolation, type SqlPolicy } from '../../sql/sql-policy.js';
 import { scanSql } from '../../sql/sql-scan.js';
@@ -74,23 +75,17 @@ export interface SqlCheckFailure {
 
 /** Runs the steps above; undefined when the SQL may be sent. */
 export async function checkSqlText(sql: string, opts: SqlCheckOptions): Promise<SqlCheckFailure | undefined> {
-  const quick = checkSqlTextSync(sql, opts);
-  if (quick) return quick;
-  if (opts.blockedClauses && opts.blockedClauses.length > 0) {
-    const blocked = await checkBlockedClauses(sql, opts.blockedClauses);
-    if (!blocked.ok) return { step: 'blocked-clause', message: blocked.message };
-  }
-  return undefined;
-}
-
-/** Steps 1–5 (everything but the blocked clauses, which need the parser loaded). */
-export function checkSqlTextSync(sql: string, opts: SqlCheckOptions): SqlCheckFailure | undefined {
   if (opts.readOnlyGuard === 'first' && !isReadOnlyStatement(sql)) return { step: 'read-only', message: READ_ONLY_REJECTION };
   const tooLong = checkQueryLength(sql, opts.maxQueryLength);
   if (tooLong) return { step: 'length', message: tooLong };
   if (opts.readOnlyGuard === 'after-length' && !isReadOnlyStatement(sql)) return { step: 'read-only', message: READ_ONLY_REJECTION };
   const tooDeep = checkNestingDepth(sql, opts.maxNestingDepth);
   if (tooDeep) return { step: 'nesting', message: tooDeep };
+  if (opts.blockedClauses && opts.blockedClauses.length > 0) {
+    const blocked = await checkBlockedClauses(sql, opts.blockedClauses);
+    if (!blocked.ok) return { step: 'blocked-clause', message: blocked.message };
+  }
+  await loadSqlParser(); // once; the policy then also reads the real parse
   const violation = findPolicyViolation(sql, opts.policy);
   if (violation) return { step: 'policy', message: violation };
   return undefined;
