@@ -99,7 +99,7 @@ server:
 
   it('still runs numbers() and other local table functions', async () => {
     expect(okJson(await call(client, 'execute_query', { query: 'SELECT count() AS n FROM numbers(10)' })).rows).toEqual([[10]]);
-    expect(okJson(await call(client, 'execute_query', { query: "SELECT * FROM numbers(2) AS a JOIN (SELECT 1 AS number) AS b USING number" })).rows).toEqual([[1]]);
+    expect(okJson(await call(client, 'execute_query', { query: 'SELECT count() AS n FROM numbers(3) AS a CROSS JOIN numbers(2) AS b' })).rows).toEqual([[6]]);
   });
 
   // 18.16 has no parameterized views; the binding of view parameters is covered in dynamic-tools.spec.ts.
