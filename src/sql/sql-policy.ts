@@ -18,7 +18,7 @@
  */
 import { DEFAULT_PROTECTED_SETTINGS, protectedBy } from './protected-settings.js';
 import { parseClickHouseSql } from './sql-parser.js';
-import { type LexerRules, sqlTokens, type SqlToken, tokenName } from './sql-scan.js';
+import { type LexerRules, SqlLexer, type SqlToken, tokenName } from './sql-scan.js';
 import { isOutboundName, tableFunctionAllowlist, tableFunctionRefusal, type TableFunctionAllowlist } from './table-functions.js';
 
 export interface SqlPolicy {
@@ -30,6 +30,13 @@ export interface SqlPolicy {
   protectedSettings?: readonly string[];
 }
 
+/**
+ * Longest SQL (in UTF-16 units) that also gets the real parse. The WASM parser's AST of a 1 MB query costs
+ * seconds and a gigabyte, a denial of service in itself; above this size the scanner (linear, small) decides
+ * alone, which is the same fallback as for SQL the parser cannot read.
+ */
+export const AST_CHECK_MAX_LENGTH = 64 * 1024;
+
 export const OUTFILE_REFUSAL = 'Query rejected: INTO OUTFILE is not allowed (the gateway never writes query results to files)';
 export const INFILE_REFUSAL = 'Query rejected: FROM INFILE is not allowed (the gateway never reads files into queries)';
 
@@ -40,7 +47,8 @@ export function protectedSettingRefusal(name: string, pattern: string): string {
 /**
  * The first policy violation in `sql` as a complete error text (`Query rejected: …`), or undefined. Pure
  * and synchronous: the data layer can call it as a last wall. The real parse is used when the parser has
- * been loaded (`loadSqlParser()` at start-up); before that the scanner alone decides.
+ * been loaded (`loadSqlParser()` at start-up; before that the scanner alone decides) and the SQL is at most
+ * {@link AST_CHECK_MAX_LENGTH} long.
  */
 export function findPolicyViolation(sql: string, policy: SqlPolicy): string | undefined {
   const allowlist = tableFunctionAllowlist(policy.allowedTableFunctions, policy.embedded);
@@ -49,7 +57,7 @@ export function findPolicyViolation(sql: string, policy: SqlPolicy): string | un
     const found = scanForViolation(sql, rules, allowlist, protectedSettings, policy.embedded);
     if (found) return found;
   }
-  if (allowlist.allowAll) return undefined;
+  if (allowlist.allowAll || sql.length > AST_CHECK_MAX_LENGTH) return undefined;
   const parsed = parseClickHouseSql(sql);
   if (!parsed.ok) return undefined; // the scanner's verdict stands
   for (const name of astTableFunctions(parsed.ast)) {
@@ -81,6 +89,14 @@ interface Level {
   fromList: boolean;
 }
 
+/** A token kept for look-behind, with its upper-cased text when it is a word short enough to be a keyword. */
+interface KeptToken extends SqlToken {
+  upper?: string;
+}
+
+/** Longest keyword the scan looks for (INTERSECT). */
+const KEYWORD_MAX = 9;
+
 const isName = (t: SqlToken | undefined): boolean => t !== undefined && (t.kind === 'word' || t.kind === 'ident');
 
 function scanForViolation(
@@ -91,7 +107,8 @@ function scanForViolation(
   embedded: boolean,
 ): string | undefined {
   const punct = (t: SqlToken | undefined, ch: string): boolean => t !== undefined && t.kind === 'punct' && sql[t.start] === ch;
-  const word = (t: SqlToken | undefined): string | undefined => (t !== undefined && t.kind === 'word' ? sql.slice(t.start, t.end).toUpperCase() : undefined);
+  /** The keyword a token may be (upper case), or undefined: only words of keyword length are upper-cased. */
+  const word = (t: KeptToken | undefined): string | undefined => t?.upper;
 
   const levels: Level[] = [{ sawQuery: false, fromList: false }];
   let statementStart = true;
@@ -101,10 +118,10 @@ function scanForViolation(
   let expectSetting = false;
 
   // Each token is judged when the one after it is known (a one-token look-ahead, without holding them all).
-  let before: SqlToken | undefined;
-  let prev: SqlToken | undefined;
-  let cur: SqlToken | undefined;
-  const judge = (next: SqlToken | undefined): string | undefined => {
+  let before: KeptToken | undefined;
+  let prev: KeptToken | undefined;
+  let cur: KeptToken | undefined;
+  const judge = (next: KeptToken | undefined): string | undefined => {
     const t = cur!;
     const level = levels[levels.length - 1]!;
     const depth = levels.length - 1;
@@ -184,7 +201,18 @@ function scanForViolation(
     return undefined;
   };
 
-  for (const token of sqlTokens(sql, rules)) {
+  const lexer = new SqlLexer(sql, rules);
+  // Four token slots reused in turn (before, prev, cur, next): no allocation per token on huge inputs.
+  const slots: KeptToken[] = [0, 1, 2, 3].map(() => ({ kind: 'punct', start: 0, end: 0 }));
+  let slot = 0;
+  while (lexer.next()) {
+    const { kind, start, end } = lexer;
+    const token = slots[slot]!;
+    slot = (slot + 1) & 3;
+    token.kind = kind;
+    token.start = start;
+    token.end = end;
+    token.upper = kind === 'word' && end - start <= KEYWORD_MAX ? sql.slice(start, end).toUpperCase() : undefined;
     if (cur) {
       const found = judge(token);
       if (found) return found;

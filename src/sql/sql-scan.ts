@@ -99,21 +99,40 @@ export interface SqlToken {
 }
 
 /**
- * The tokens of `sql` under one set of lexer rules, comments and whitespace skipped. Linear in the input
- * length. Only token boundaries matter here (numbers come out as words, operators as one `punct` per
- * character), which is all the guards need: where literals, comments, words and brackets are.
+ * The tokens of `sql` under one set of lexer rules, comments and whitespace skipped; call {@link next}
+ * until it returns false, reading `kind`/`start`/`end` after each call (no allocation per token). Linear in
+ * the input length. Only token boundaries matter here (numbers come out as words, operators as one `punct`
+ * per character), which is all the guards need: where literals, comments, words and brackets are.
  */
-export function* sqlTokens(sql: string, rules: LexerRules): Generator<SqlToken> {
-  const modern = rules === 'modern';
-  const n = sql.length;
-  let i = 0;
-  let prevWasWord = false;
-  while (i < n) {
-    const after = skipTrivia(sql, i, modern);
-    if (after !== i) {
+export class SqlLexer implements SqlToken {
+  kind: SqlToken['kind'] = 'punct';
+  start = 0;
+  end = 0;
+  private readonly modern: boolean;
+  private pos = 0;
+  private prevWasWord = false;
+
+  constructor(
+    private readonly sql: string,
+    rules: LexerRules,
+  ) {
+    this.modern = rules === 'modern';
+  }
+
+  next(): boolean {
+    const sql = this.sql;
+    const modern = this.modern;
+    const n = sql.length;
+    let i = this.pos;
+    for (;;) {
+      if (i >= n) {
+        this.pos = n;
+        return false;
+      }
+      const after = skipTrivia(sql, i, modern);
+      if (after === i) break;
       i = after;
-      prevWasWord = false;
-      continue;
+      this.prevWasWord = false;
     }
     const c = sql.charCodeAt(i);
     let end = i + 1;
@@ -129,7 +148,7 @@ export function* sqlTokens(sql: string, rules: LexerRules): Generator<SqlToken> 
       const close = sql.indexOf(c === 0x2018 ? '\u2019' : '\u201d', i + 1);
       end = close < 0 ? n : close + 1;
       kind = c === 0x2018 ? 'string' : 'ident';
-    } else if (modern && c === 0x24 && !prevWasWord) {
+    } else if (modern && c === 0x24 && !this.prevWasWord) {
       // $tag$ ... $tag$ heredoc (the tag may be empty); a lone `$` is an ordinary character.
       const tagEnd = sql.indexOf('$', i + 1);
       if (tagEnd > 0) {
@@ -148,9 +167,12 @@ export function* sqlTokens(sql: string, rules: LexerRules): Generator<SqlToken> 
       while (end < n && isWordCode(sql.charCodeAt(end), modern)) end++;
       kind = 'word';
     }
-    yield { kind, start: i, end };
-    prevWasWord = kind === 'word';
-    i = end;
+    this.kind = kind;
+    this.start = i;
+    this.end = end;
+    this.prevWasWord = kind === 'word';
+    this.pos = end;
+    return true;
   }
 }
 
@@ -181,7 +203,8 @@ export function scanSql(sql: string, rules: LexerRules): SqlScan {
   let startState = 0;
   let firstWord: string | undefined;
 
-  for (const token of sqlTokens(sql, rules)) {
+  const token = new SqlLexer(sql, rules);
+  while (token.next()) {
     const c = sql.charCodeAt(token.start);
     const isWord = token.kind === 'word';
     if (sawSemicolon && c !== 0x3b) {
