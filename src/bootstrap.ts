@@ -11,7 +11,7 @@ import { runStdio } from './mcp/transports/stdio.runner.js';
 import { ClickHouseQueryError } from './clickhouse/clickhouse-error.js';
 import { ClickHouseService } from './clickhouse/clickhouse.service.js';
 import type { GatewayConfig } from './config/config.types.js';
-import { sqlString } from './mcp/tools/dynamic-tools.js';
+import { sqlString } from './sql/sql-literals.js';
 
 /**
  * Builds the HTTP application without listening, so tests can start it on port 0 exactly as production does.

@@ -5,6 +5,8 @@
  * apart (a test compares the README with it).
  */
 
+import { DEFAULT_PROTECTED_SETTINGS } from '../sql/protected-settings.js';
+
 export type FieldKind =
   | 'string'
   | 'secret'
@@ -278,6 +280,22 @@ export const CONFIG_FIELDS: readonly FieldSpec[] = [
     flag: 'blocked-query-clauses',
     env: 'BLOCKED_QUERY_CLAUSES',
     doc: 'SQL clauses to reject (e.g. `SETTINGS`, `FORMAT`, `INTO OUTFILE`).',
+  },
+  {
+    path: 'server.allowed_table_functions',
+    kind: 'list',
+    default: [],
+    flag: 'allowed-table-functions',
+    env: 'MCP_ALLOWED_TABLE_FUNCTIONS',
+    doc: 'Table functions allowed besides the built-in local-data ones (`numbers`, `values`, `view`, …), e.g. `url`; `*` allows all (http protocol only). Network/file functions can never be allowed on the embedded engine.',
+  },
+  {
+    path: 'server.protected_settings',
+    kind: 'list',
+    default: [...DEFAULT_PROTECTED_SETTINGS],
+    flag: 'protected-settings',
+    env: 'MCP_PROTECTED_SETTINGS',
+    doc: 'ClickHouse settings (`*` patterns) that neither SQL `SETTINGS`/`SET` nor the `settings` argument may change; `[]` lifts the protection.',
   },
   { path: 'server.tools', kind: 'tools', default: [], doc: 'Tool rules: static tools and view/table tools (file only).' },
   {

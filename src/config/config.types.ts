@@ -131,6 +131,10 @@ export interface ServerConfig {
   cors_origin: string;
   tool_input_settings: string[];
   blocked_query_clauses: string[];
+  /** Table functions allowed besides the built-in local-data ones; `*` = all (http protocol only). */
+  allowed_table_functions: string[];
+  /** Setting-name patterns callers may not change (SQL `SETTINGS`/`SET` and the `settings` argument). */
+  protected_settings: string[];
   tools: ToolDefinition[];
   dynamic_tools: DynamicToolRule[];
   /** Adds list_databases, list_tables, describe_table and search_schema to the tools. */

@@ -1,20 +1,9 @@
+import { ALWAYS_BLOCKED_INPUT_SETTINGS, DEFAULT_PROTECTED_SETTINGS, isValidSettingPattern, protectedBy } from '../sql/protected-settings.js';
+import { isOutboundName } from '../sql/table-functions.js';
 import type { GatewayConfig } from './config.types.js';
 
-/** ClickHouse settings a tool caller may never set, whatever the allowlist says (altinity-mcp's list). */
-export const BLOCKED_TOOL_INPUT_SETTINGS: ReadonlySet<string> = new Set([
-  'readonly',
-  'allow_ddl',
-  'allow_introspection_functions',
-  'max_execution_time',
-  'max_memory_usage',
-  'max_result_rows',
-  'max_result_bytes',
-  'max_rows_to_read',
-  'max_bytes_to_read',
-  'password',
-  'user',
-  'database',
-]);
+/** altinity-mcp's blocked `tool_input_settings` names; the rule itself lives in src/sql/protected-settings.ts. */
+export const BLOCKED_TOOL_INPUT_SETTINGS: ReadonlySet<string> = new Set(ALWAYS_BLOCKED_INPUT_SETTINGS);
 
 const CLUSTER_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const HOST_LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
@@ -49,12 +38,22 @@ function isIpAddress(value: string): boolean {
 }
 
 /** Checks `tool_input_settings` as altinity-mcp does: blocked names and duplicates are errors. */
-export function checkToolInputSettings(names: readonly string[], issues: string[], warnings: string[]): void {
+export function checkToolInputSettings(
+  names: readonly string[],
+  issues: string[],
+  warnings: string[],
+  protectedSettings: readonly string[] = DEFAULT_PROTECTED_SETTINGS,
+): void {
   const seen = new Set<string>();
   for (const name of names) {
     const lower = name.toLowerCase();
+    const pattern = protectedBy(name, protectedSettings);
     if (BLOCKED_TOOL_INPUT_SETTINGS.has(lower)) {
       issues.push(`server.tool_input_settings: tool_input_settings: setting "${name}" is blocked (callers may never change it)`);
+    } else if (pattern) {
+      issues.push(
+        `server.tool_input_settings: setting "${name}" is protected by server.protected_settings pattern "${pattern}" (callers may not change it); remove it here or from server.protected_settings`,
+      );
     } else if (seen.has(lower)) {
       issues.push(`server.tool_input_settings: tool_input_settings: duplicate setting "${name}"`);
     } else if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
@@ -100,7 +99,21 @@ export function validateConfig(cfg: GatewayConfig, issues: string[], warnings: s
   if (srv.tls.enabled && (!srv.tls.cert_file || !srv.tls.key_file)) {
     issues.push('server.tls.enabled: needs server.tls.cert_file and server.tls.key_file');
   }
-  checkToolInputSettings(srv.tool_input_settings, issues, warnings);
+  checkToolInputSettings(srv.tool_input_settings, issues, warnings, srv.protected_settings);
+  for (const pattern of srv.protected_settings) {
+    if (!isValidSettingPattern(pattern)) {
+      issues.push(`server.protected_settings: "${pattern}" is not a setting name or pattern (letters, digits, _ and *)`);
+    }
+  }
+  for (const name of srv.allowed_table_functions) {
+    if (name !== '*' && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+      issues.push(`server.allowed_table_functions: "${name}" is not a table function name (letters, digits and _, or * for all)`);
+    } else if (chc.protocol === 'embedded' && (name === '*' || isOutboundName(name))) {
+      issues.push(
+        `server.allowed_table_functions: "${name}" cannot be allowed with clickhouse.protocol "embedded" (the engine runs inside the gateway, so network and file functions stay refused; only local-data table functions may be added)`,
+      );
+    }
+  }
   for (const clause of srv.blocked_query_clauses) {
     if (!/^[A-Za-z][A-Za-z ]*$/.test(clause)) {
       issues.push(`server.blocked_query_clauses: "${clause}" is not a clause name (letters and spaces, e.g. SETTINGS, INTO OUTFILE)`);

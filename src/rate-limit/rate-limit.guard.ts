@@ -14,7 +14,7 @@ import {
 import { clientAddress } from '../common/http/client-address.js';
 import { getRequestContext } from '../common/request-context.js';
 import { ConfigStore } from '../config/config.store.js';
-import { jsonRpcErrorBody } from '../mcp/transports/json-rpc.js';
+import { jsonRpcErrorBody } from '../common/http/json-rpc-error-body.js';
 import { RATE_LIMIT_TEXT_BODY } from './rate-limit.decorators.js';
 
 /** Injection token: controllers whose routes are never limited (probes, metrics). */

@@ -224,10 +224,10 @@ describe('execute_query and write_query', () => {
   it('lets a read query carry its own SETTINGS clause while ClickHouse still refuses writes', async () => {
     const result = okJson(
       await call(client, 'execute_query', {
-        query: "SELECT name, value FROM system.settings WHERE name IN ('max_threads', 'readonly') ORDER BY name SETTINGS max_threads = 3",
+        query: "SELECT name, value FROM system.settings WHERE name IN ('max_block_size', 'readonly') ORDER BY name SETTINGS max_block_size = 3",
       }),
     );
-    expect(result.rows[0]).toEqual(['max_threads', '3']);
+    expect(result.rows[0]).toEqual(['max_block_size', '3']);
     expect(result.rows[1][0]).toBe('readonly');
     expect(result.rows[1][1]).not.toBe('0');
   });

@@ -185,7 +185,7 @@ describe('OpenAPI mode: https scheme, caps and the write opt-in', () => {
 
   it('applies max_query_length', async () => {
     const sql = `SELECT 1 AS x /* ${'y'.repeat(80)} */`;
-    expectGoError(await get(gw, q(sql)), 400, `query exceeds max length (${sql.length} bytes, limit 80)`);
+    expectGoError(await get(gw, q(sql)), 413, `query exceeds max length (${sql.length} bytes, limit 80)`);
   });
 
   it('runs write statements when server.openapi.allow_write_queries is on', async () => {

@@ -8,7 +8,7 @@ import { ShutdownState } from '../../src/common/shutdown/shutdown.state.js';
 import { metricValue, parseMetrics } from '../ops/ops-helpers.js';
 import { chQuery } from '../setup/clickhouse-server.js';
 import { startGateway, TEST_CLICKHOUSE_FLAGS, type TestGateway } from '../support/gateway.js';
-import { type Socket, connect } from 'node:net';
+import { type Server, type Socket, connect, createServer } from 'node:net';
 import { connectMcp, pollUntil, rawExchange, resultText, rpcAnswer, sseMessages, STACK_TRACE } from './reliability-helpers.js';
 
 /**
@@ -86,6 +86,12 @@ const CANARY_ROWS = [
   [3, 'canary-row-three'],
 ] as const;
 
+/**
+ * A TCP listener on 127.0.0.1 that only counts connections: cases that name it in `url()`, `remote()`,
+ * `mysql()`… (placeholder {{LISTENER}}) must never make ClickHouse connect to it. It accepts and closes.
+ */
+const listener: { server?: Server; port: number; connections: number } = { port: 0, connections: 0 };
+
 let autoId = 1;
 /** The id of the live legacy-SSE session the `sse-session` cases post into. */
 let sessionId = 'not-opened';
@@ -98,6 +104,7 @@ function substitute(text: string, port: number): string {
     .replaceAll('{{CANARY}}', CANARY)
     .replaceAll('{{SMUGGLE}}', SMUGGLE)
     .replaceAll('{{REACH}}', REACH)
+    .replaceAll('{{LISTENER}}', String(listener.port))
     .replaceAll('{{SESSION}}', sessionId);
 }
 
@@ -206,6 +213,12 @@ describe('bad-input corpus over raw sockets', () => {
   const timings = new Map<string, { n: number; ms: number }>();
 
   beforeAll(async () => {
+    listener.server = createServer((socket) => {
+      listener.connections++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => listener.server!.listen(0, '127.0.0.1', resolve));
+    listener.port = (listener.server.address() as { port: number }).port;
     await chQuery('DROP TABLE IF EXISTS default.rel_canary');
     await chQuery('CREATE TABLE default.rel_canary (id UInt32, note String) ENGINE = MergeTree ORDER BY id');
     await chQuery(`INSERT INTO default.rel_canary VALUES ${CANARY_ROWS.map(([id, note]) => `(${id}, '${note}')`).join(', ')}`);
@@ -229,6 +242,7 @@ describe('bad-input corpus over raw sockets', () => {
     await gw?.close();
     await sse?.close();
     await chQuery('DROP TABLE IF EXISTS default.rel_canary').catch(() => undefined);
+    await new Promise((resolve) => listener.server?.close(resolve));
   });
 
   it('the corpus is well-formed: ≥ 150 cases, unique ids, every public route covered', () => {
@@ -334,6 +348,8 @@ describe('bad-input corpus over raw sockets', () => {
     };
     expect(await seen(REACH)).toBeGreaterThan(0);
     expect(await seen(SMUGGLE)).toBe(0);
+    // No table function the gateway refused made ClickHouse connect out to the local listener.
+    expect(listener.connections, 'connections to the local listener named in url()/remote()/mysql() cases').toBe(0);
   });
 
   it('afterwards: the SSE session is still open and answered the valid messages posted into it', async () => {

@@ -34,7 +34,7 @@ describe('OpenAPI schema document (altinity-mcp ServeOpenAPISchema)', () => {
     expect(text).toBe(
       '{"components":{"schemas":{}},"info":{"description":"Run SQL queries against a ClickHouse instance via GPT-actions.","title":"ClickHouse SQL Interface","version":"1.2.3"},' +
         '"openapi":"3.1.0","paths":{"/openapi/execute_query":{"get":{"operationId":"execute_query","parameters":[' +
-        '{"description":"SQL to execute. In read-only mode, only SELECT/WITH/SHOW/DESC/EXISTS/EXPLAIN are allowed.","in":"query","name":"query","required":true,"schema":{"type":"string"}},' +
+        '{"description":"Read-only SQL to execute. Only SELECT/WITH/SHOW/DESCRIBE/EXISTS/EXPLAIN are allowed; write statements are always rejected.","in":"query","name":"query","required":true,"schema":{"type":"string"}},' +
         '{"description":"Optional max rows to return. If not specified, no limit is applied. If configured, cannot exceed server\'s maximum limit.","in":"query","name":"limit","required":false,"schema":{"type":"integer"}}],' +
         '"responses":{"200":{"content":{"application/json":{"schema":{"properties":{"columns":{"items":{"type":"string"},"type":"array"},"count":{"type":"integer"},"error":{"type":"string"},"rows":{"items":{"type":"array"},"type":"array"},"types":{"items":{"type":"string"},"type":"array"}},"type":"object"}}},"description":"Query result as JSON"}},' +
         '"summary":"Execute a SQL query"}}},"servers":[{"description":"Base OpenAPI host.","url":"http://127.0.0.1:8080"}]}\n',

@@ -11,7 +11,9 @@ import { setOwn, type JsonSchema } from '../tools/tool-types.js';
 
 export const OPENAPI_TITLE = 'ClickHouse SQL Interface';
 export const OPENAPI_DESCRIPTION = 'Run SQL queries against a ClickHouse instance via GPT-actions.';
-export const EXECUTE_QUERY_PARAM_DESCRIPTION = 'SQL to execute. In read-only mode, only SELECT/WITH/SHOW/DESC/EXISTS/EXPLAIN are allowed.';
+/** Upstream's text since #183 (the GET route is read-only whatever `read_only` says; §E.1). */
+export const EXECUTE_QUERY_PARAM_DESCRIPTION =
+  'Read-only SQL to execute. Only SELECT/WITH/SHOW/DESCRIBE/EXISTS/EXPLAIN are allowed; write statements are always rejected.';
 /** altinity-mcp's text, kept verbatim; the parameter is accepted and ignored (the server caps still apply). */
 export const LIMIT_PARAM_DESCRIPTION =
   "Optional max rows to return. If not specified, no limit is applied. If configured, cannot exceed server's maximum limit.";

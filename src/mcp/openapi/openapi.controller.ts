@@ -8,6 +8,9 @@ import { ConfigStore } from '../../config/config.store.js';
 import { RateLimitTextBody } from '../../rate-limit/rate-limit.decorators.js';
 import type { McpCallContext } from '../mcp-server.factory.js';
 import { BodyTooLargeError, checkHostAndOrigin, readBody } from '../transports/http-checks.js';
+import { effectiveLimits } from '../../config/effective-limits.js';
+import { crossSiteRefusal } from './openapi-fetch-site.js';
+import { validateExecuteQueryParams } from './openapi.dto.js';
 import { OpenApiService, type OpenApiReply } from './openapi.service.js';
 
 const EXECUTE_QUERY_PATH = '/openapi/execute_query';
@@ -40,7 +43,7 @@ function send(res: Response, reply: OpenApiReply): void {
  *
  * Registered only when `server.openapi.enabled` is on at boot (restart-only key), and before the MCP catch-all,
  * so with OpenAPI off these paths are MCP endpoints exactly as before. The endpoints that run SQL get the
- * same Host/Origin (DNS-rebinding) check as MCP; the schema document does not (it runs no caller SQL and
+ * same Host/Origin (DNS-rebinding) check as MCP plus a cross-site browser check; the schema document does not (it runs no caller SQL and
  * must answer under the public Host name a GPT Action uses).
  *
  * JWE mode (later): the auth layer adds `/{token}/openapi/...` and fills the connection context; the schema
@@ -78,41 +81,50 @@ export class OpenApiController {
     if (path.endsWith(EXECUTE_QUERY_PATH)) {
       if (req.method !== 'GET') return sendText(res, 405, 'Method not allowed');
       if (this.refused(req, res)) return;
-      return send(res, await this.openapi.executeQuery(this.callContext(req, res), params));
+      const checked = await validateExecuteQueryParams(params);
+      if (!checked.ok) return sendText(res, 400, checked.message);
+      return send(res, await this.openapi.executeQuery(this.callContext(req, res), checked.value.query, params));
     }
 
     if (path.startsWith(TOOL_PREFIX) && req.method === 'POST') {
       if (this.refused(req, res)) return;
       const name = trimSlashes(path.slice(TOOL_PREFIX.length));
-      const limit = this.config.boot.server.max_body_bytes;
-      const body = () =>
-        readBody(req, limit).catch((err: unknown) => {
-          throw err instanceof BodyTooLargeError ? err : new BodyReadError((err as Error)?.message ?? String(err));
-        });
-      let reply: OpenApiReply | undefined;
+      // §E.2: the whole body is capped at the effective max_query_length (inside the outer max_body_bytes),
+      // and read before the catalog is looked up.
+      const bodyLimit = this.config.boot.server.max_body_bytes;
+      const jsonLimit = effectiveLimits(this.config.current.clickhouse).maxQueryLength;
+      const limit = jsonLimit !== undefined && jsonLimit < bodyLimit ? jsonLimit : bodyLimit;
+      let body: Buffer;
       try {
-        reply = await this.openapi.callTool(this.callContext(req, res), name, body);
+        body = await readBody(req, limit);
       } catch (err) {
         if (err instanceof BodyTooLargeError) {
           res.setHeader('Connection', 'close');
-          return sendText(res, 413, `Request body too large (limit ${limit} bytes)`);
+          if (limit === jsonLimit) return sendText(res, 413, `JSON body exceeds max length (limit ${jsonLimit})`);
+          return sendText(res, 413, `Request body too large (limit ${bodyLimit} bytes)`);
         }
-        if (!(err instanceof BodyReadError)) throw err;
-        this.log.debug({ reason: err.message }, 'OpenAPI request body could not be read');
+        this.log.debug({ reason: (err as Error)?.message ?? String(err) }, 'OpenAPI request body could not be read');
         if (!res.destroyed) sendText(res, 400, 'Invalid JSON body');
         return;
       }
+      const reply = await this.openapi.callTool(this.callContext(req, res), name, body);
       return reply ? send(res, reply) : sendText(res, 404, '404 page not found');
     }
 
     return send(res, await this.openapi.schema(this.callContext(req, res), req.headers.host ?? ''));
   }
 
-  /** The DNS-rebinding guard of the MCP routes, answered in Go's text style. */
+  /** The DNS-rebinding guard of the MCP routes and the cross-site browser guard, answered in Go's text style. */
   private refused(req: Request, res: Response): boolean {
-    const refusal = checkHostAndOrigin(req, this.config.current.server);
-    if (!refusal) return false;
-    sendText(res, refusal.status, refusal.message);
+    const server = this.config.current.server;
+    const refusal = checkHostAndOrigin(req, server);
+    if (refusal) {
+      sendText(res, refusal.status, refusal.message);
+      return true;
+    }
+    const crossSite = crossSiteRefusal(req, server);
+    if (!crossSite) return false;
+    sendText(res, 403, crossSite);
     return true;
   }
 
@@ -130,8 +142,6 @@ export class OpenApiController {
     return { connection, signal: abort.signal };
   }
 }
-
-class BodyReadError extends Error {}
 
 /** The path as Go routes it (`r.URL.Path` is percent-decoded); undecodable text is kept as it is. */
 function decodePath(path: string): string {

@@ -6,14 +6,15 @@ import type { GatewayConfig } from '../../config/config.types.js';
 import { effectiveLimits } from '../../config/effective-limits.js';
 import { GATEWAY_VERSION } from '../../version.js';
 import type { McpCallContext } from '../mcp-server.factory.js';
-import { checkBlockedClauses } from '../sql/blocked-clauses.js';
-import { checkNestingDepth, checkQueryLength, extractToolInputSettings, type ToolArguments } from '../tools/arguments.js';
+import { extractToolInputSettings, type ToolArguments } from '../tools/arguments.js';
+import { checkSqlText, sqlCheckOptions, sqlPolicyFromConfig } from '../tools/sql-checks.js';
 import { DynamicToolCatalog } from '../tools/dynamic-tool-catalog.js';
-import { buildInsertSql, buildViewCallSql, type DynamicTool, WRITE_DISABLED_READ_ONLY } from '../tools/dynamic-tools.js';
+import { buildInsertSql, buildViewCallSql } from '../tools/dynamic-sql.js';
+import { type DynamicTool, WRITE_DISABLED_READ_ONLY } from '../tools/dynamic-tools.js';
 import { executionErrorText } from '../tools/mcp-tools.service.js';
 import { formatQueryResultCompact, marshalFailedText, queryExecutionFailedText, UnsupportedValueError } from '../tools/result-format.js';
 import { SchemaTools } from '../tools/schema-tools.js';
-import { isReadOnlyStatement, isSelectQuery } from '../tools/select-guard.js';
+import { READ_ONLY_REJECTION, isSelectQuery } from '../../sql/select-guard.js';
 import { resolveToolDefinitions, type ResolvedTools } from '../tools/static-tools.js';
 import { renderOpenApiSchema } from './openapi-schema.js';
 
@@ -26,8 +27,8 @@ export interface OpenApiReply {
   truncated?: string;
 }
 
-/** The refusal text of a write statement on `GET /openapi/execute_query` (altinity-mcp's read-only wording). */
-export const OPENAPI_READ_ONLY_REJECTION = 'Query rejected: read-only mode allows only SELECT/WITH/SHOW/DESC/EXISTS/EXPLAIN statements';
+/** The refusal text of a write statement on `GET /openapi/execute_query` (upstream §E.1: execute_query's text). */
+export const OPENAPI_READ_ONLY_REJECTION = READ_ONLY_REJECTION;
 
 /** altinity-mcp's body for statements without a result set (as `write_query` answers). */
 const STATUS_OK: Pick<TabularResult, 'columns' | 'types' | 'rows'> = { columns: ['status'], types: ['String'], rows: [['OK']] };
@@ -50,9 +51,10 @@ function resultReply(result: Pick<TabularResult, 'columns' | 'types' | 'rows' | 
  * altinity-mcp's OpenAPI mode (GPT Actions): the schema document, `execute_query` over GET, and the dynamic
  * tools over POST — same statuses and texts, with the caller's connection context and the same
  * per-identity dynamic-tool catalog as MCP. Differences from Go, all deliberate:
- *  - `GET /openapi/execute_query` is read-only unless `server.openapi.allow_write_queries` (Go runs any SQL
- *    unless `read_only`), with the statement guard of `execute_query` and ClickHouse `readonly`;
- *  - `max_query_length` and the nesting-depth limit apply to it (Go checks neither here);
+ *  - `GET /openapi/execute_query` is read-only (as upstream since #183) unless our opt-in
+ *    `server.openapi.allow_write_queries`, with the statement guard of `execute_query` and ClickHouse `readonly`;
+ *  - the nesting-depth limit and the SQL policy (table functions, files, protected settings) apply to it;
+ *  - cross-site browser requests are refused (see openapi-fetch-site.ts);
  *  - dynamic write tools run their INSERT (Go sends `SELECT * FROM db.table(…)`, which always fails), and
  *    argument values are checked as in MCP (`Invalid argument "id": …` 400) instead of Go's silent `0`/`''`.
  */
@@ -95,19 +97,16 @@ export class OpenApiService {
     return { status: 200, body, json: true };
   }
 
-  /** `GET /openapi/execute_query?query=…` (the caller has checked the method). */
-  async executeQuery(ctx: McpCallContext, params: URLSearchParams): Promise<OpenApiReply> {
+  /**
+   * `GET /openapi/execute_query?query=…` (the caller has checked the method and decoded `query`). The SQL
+   * checks run in upstream's order (§E.1): length (413) → read-only guard (400, unless
+   * `server.openapi.allow_write_queries`) → nesting → SQL policy → blocked clauses (400).
+   */
+  async executeQuery(ctx: McpCallContext, query: string, params: URLSearchParams): Promise<OpenApiReply> {
     const cfg = this.config.current;
-    const query = params.get('query') ?? '';
-    if (query === '') return text(400, 'Query parameter is required');
-
     const allowWrites = cfg.server.openapi.allow_write_queries && !cfg.clickhouse.read_only;
-    if (!allowWrites && !isReadOnlyStatement(query)) return text(400, OPENAPI_READ_ONLY_REJECTION);
-    const limits = effectiveLimits(cfg.clickhouse);
-    const tooLong = checkQueryLength(query, limits.maxQueryLength) ?? checkNestingDepth(query);
-    if (tooLong) return text(400, tooLong);
-    const blocked = await checkBlockedClauses(query, cfg.server.blocked_query_clauses);
-    if (!blocked.ok) return text(400, blocked.message);
+    const failed = await checkSqlText(query, sqlCheckOptions(cfg, allowWrites ? 'off' : 'after-length'));
+    if (failed) return text(failed.step === 'length' ? 413 : 400, failed.message);
 
     // Settings come from query parameters named in the allowlist (non-empty values only), as in Go.
     let settings: Record<string, string> | undefined;
@@ -116,6 +115,7 @@ export class OpenApiService {
       if (value) (settings ??= {})[name] = value;
     }
 
+    const limits = effectiveLimits(cfg.clickhouse);
     const conn = this.clickhouse.connectionFromConfig(cfg.clickhouse, ctx.connection.clickhouse);
     try {
       if (!allowWrites || isSelectQuery(query)) {
@@ -137,21 +137,23 @@ export class OpenApiService {
   }
 
   /**
-   * `POST /openapi/<tool>`: runs a dynamic tool with the JSON body as its arguments. Undefined when the caller
-   * has no tool of that name (the caller answers `404 page not found`).
+   * `POST /openapi/<tool>`: runs a dynamic tool with the JSON body as its arguments. The body (already read
+   * under the length cap, §E.2) is decoded before the catalog is looked up: bad JSON is a 400 whatever the
+   * name; an unknown tool is undefined (the caller answers `404 page not found`). The generated SQL then
+   * passes the same checks as MCP's (sql-checks.ts).
    */
-  async callTool(ctx: McpCallContext, name: string, readBody: () => Promise<Buffer>): Promise<OpenApiReply | undefined> {
+  async callTool(ctx: McpCallContext, name: string, rawBody: Buffer): Promise<OpenApiReply | undefined> {
     const cfg = this.config.current;
-    const tool = (await this.dynamicTools(ctx, cfg)).find((t) => t.name === name);
-    if (!tool) return undefined;
-
-    const parsed = parseJsonObject(await readBody());
+    const parsed = parseJsonObject(rawBody);
     if (!parsed.ok) return text(400, 'Invalid JSON body');
     const body = parsed.value;
 
+    const tool = (await this.dynamicTools(ctx, cfg)).find((t) => t.name === name);
+    if (!tool) return undefined;
+
     let settings: Record<string, string> | undefined;
     if (cfg.server.tool_input_settings.length > 0) {
-      const extracted = extractToolInputSettings(body, cfg.server.tool_input_settings);
+      const extracted = extractToolInputSettings(body, cfg.server.tool_input_settings, cfg.server.protected_settings);
       if (!extracted.ok) return text(400, extracted.message);
       settings = extracted.value;
     }
@@ -163,12 +165,13 @@ export class OpenApiService {
     }
 
     const conn = this.clickhouse.connectionFromConfig(cfg.clickhouse, ctx.connection.clickhouse);
+    const policy = sqlPolicyFromConfig(cfg);
     if (tool.kind === 'write') {
       if (cfg.clickhouse.read_only) return text(403, WRITE_DISABLED_READ_ONLY);
       const sql = buildInsertSql(tool.database, tool.table, tool.params, args);
       if (!sql.ok) return text(400, `Failed to build query: ${sql.message}`);
-      const blocked = await checkBlockedClauses(sql.value, cfg.server.blocked_query_clauses);
-      if (!blocked.ok) return text(400, blocked.message);
+      const failed = await checkSqlText(sql.value, { readOnlyGuard: 'off', blockedClauses: cfg.server.blocked_query_clauses, policy });
+      if (failed) return text(400, failed.message);
       try {
         await this.clickhouse.command(conn, sql.value, { signal: ctx.signal, settings });
         return resultReply(STATUS_OK);
@@ -179,6 +182,8 @@ export class OpenApiService {
 
     const call = buildViewCallSql(tool.database, tool.table, tool.params, args);
     if (!call.ok) return text(400, call.message);
+    const failed = await checkSqlText(call.value.sql, { readOnlyGuard: 'off', policy });
+    if (failed) return text(400, failed.message);
     const limits = effectiveLimits(cfg.clickhouse);
     try {
       const result = await this.clickhouse.query(conn, call.value.sql, {

@@ -6,7 +6,7 @@ import { ClickHouseQueryError } from '../../clickhouse/clickhouse-error.js';
 import { ClickHouseService } from '../../clickhouse/clickhouse.service.js';
 import type { GatewayConfig } from '../../config/config.types.js';
 import type { McpCallContext } from '../mcp-server.factory.js';
-import { sqlString } from '../tools/dynamic-tools.js';
+import { sqlString } from '../../sql/sql-literals.js';
 import { goJsonString, goJsonValue, truncateErrorForClient } from '../tools/result-format.js';
 
 const SCHEMA_URI = 'clickhouse://schema';

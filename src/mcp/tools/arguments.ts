@@ -3,11 +3,11 @@
  * input schema; here the schema is enforced (unknown names, types, required values), while every check that
  * altinity-mcp does have keeps its exact error text.
  */
-import { BLOCKED_TOOL_INPUT_SETTINGS } from '../../config/config.validation.js';
 import { closestMatch } from '../../config/did-you-mean.js';
-import { goQuote, utf8Length } from './go-compat.js';
-import { READ_ONLY_REJECTION, isReadOnlyStatement } from './select-guard.js';
-import { scanSql } from './sql-scan.js';
+import { goQuote } from '../../common/go-compat.js';
+import { DEFAULT_PROTECTED_SETTINGS, isBlockedInputSetting } from '../../sql/protected-settings.js';
+import type { SqlPolicy } from '../../sql/sql-policy.js';
+import { checkSqlText } from './sql-checks.js';
 import type { Checked } from './tool-types.js';
 
 export type ToolArguments = Record<string, unknown>;
@@ -48,43 +48,18 @@ export function extractQuery(args: ToolArguments): Checked<string> {
   return { ok: true, value: query };
 }
 
-/**
- * altinity-mcp's `max_query_length` check (bytes of UTF-8): `query exceeds max length (<len> bytes, limit <max>)`.
- * `maxQueryLength` undefined means no cap (a negative config value).
- */
-export function checkQueryLength(query: string, maxQueryLength: number | undefined): string | undefined {
-  if (maxQueryLength === undefined || maxQueryLength <= 0) return undefined;
-  if (query.length * 3 <= maxQueryLength) return undefined; // cannot exceed it
-  const bytes = utf8Length(query);
-  return bytes > maxQueryLength ? `query exceeds max length (${bytes} bytes, limit ${maxQueryLength})` : undefined;
-}
-
-/**
- * Deepest bracket nesting a query may have. ClickHouse's parser recurses per level; old servers (18.16 has
- * no `max_parser_depth`) crash with a stack overflow at around a thousand levels, so far below that the
- * gateway refuses the query itself. Real queries stay well under a few dozen levels.
- */
-export const MAX_NESTING_DEPTH = 200;
-
-/**
- * Rejects SQL nested deeper than `limit` levels (outside literals and comments, either lexer): brackets
- * ( [ {, CASE … END, and runs of prefix operators (NOT, INTERVAL, unary - + ~).
- */
-export function checkNestingDepth(query: string, limit = MAX_NESTING_DEPTH): string | undefined {
-  // Quick exit: every level takes at least one character.
-  if (query.length <= limit) return undefined;
-  const depth = Math.max(scanSql(query, 'classic').maxDepth, scanSql(query, 'modern').maxDepth);
-  return depth > limit
-    ? `query nesting too deep: ${depth} levels of nested brackets, CASE expressions or prefix operators (limit ${limit}); simplify the query`
-    : undefined;
-}
+export { checkNestingDepth, checkQueryLength, MAX_NESTING_DEPTH } from './sql-checks.js';
 
 /**
  * The `settings` argument (altinity-mcp `extractToolInputSettings`): absent or `{}` → undefined; errors are
  * returned with the `Invalid settings: ` prefix, e.g. `Invalid settings: settings must be an object`.
  * Keys are checked in argument order (Go's map order is random, so with several bad keys its message varies).
  */
-export function extractToolInputSettings(args: ToolArguments, allowlist: readonly string[]): Checked<Record<string, string> | undefined> {
+export function extractToolInputSettings(
+  args: ToolArguments,
+  allowlist: readonly string[],
+  protectedSettings: readonly string[] = DEFAULT_PROTECTED_SETTINGS,
+): Checked<Record<string, string> | undefined> {
   if (!Object.hasOwn(args, 'settings')) return { ok: true, value: undefined };
   const raw = args.settings;
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
@@ -97,7 +72,7 @@ export function extractToolInputSettings(args: ToolArguments, allowlist: readonl
     if (!allowlist.includes(k)) {
       return { ok: false, message: `Invalid settings: setting ${goQuote(k)} is not allowed; allowed settings: ${allowlist.join(', ')}` };
     }
-    if (BLOCKED_TOOL_INPUT_SETTINGS.has(k.toLowerCase())) {
+    if (isBlockedInputSetting(k, protectedSettings)) {
       return { ok: false, message: `Invalid settings: setting ${goQuote(k)} is blocked` };
     }
     if (typeof v !== 'string') return { ok: false, message: `Invalid settings: setting ${goQuote(k)} value must be a string` };
@@ -113,11 +88,10 @@ export interface QueryToolOptions {
   maxQueryLength?: number;
   /** Defaults to MAX_NESTING_DEPTH. */
   maxNestingDepth?: number;
-  /**
-   * The blocked-clause check (§3.6), if configured: returns the full error text (`Query rejected: …`) or
-   * undefined. Runs where altinity-mcp runs it: after the length check, before the settings.
-   */
-  blockedClauseCheck?: (sql: string) => string | undefined;
+  /** `server.blocked_query_clauses`. */
+  blockedClauses?: readonly string[];
+  /** The SQL policy; defaults to the built-in one (local table functions only, protected settings). */
+  policy?: SqlPolicy;
 }
 
 export interface QueryToolCall {
@@ -126,6 +100,8 @@ export interface QueryToolCall {
   settings?: Record<string, string>;
 }
 
+const DEFAULT_POLICY: SqlPolicy = { allowedTableFunctions: [], embedded: false };
+
 /**
  * Every argument check of `execute_query` / `write_query`, in altinity-mcp's order, returning the first
  * error text:
@@ -133,13 +109,15 @@ export interface QueryToolCall {
  *  2. no names outside the schema (`query`, `settings` when configured, and `limit` for write_query);
  *  3. `query parameter is required` / `query parameter must be a non-empty string`;
  *  4. write_query: `limit`, if given, must be a number (it is then ignored, as in altinity-mcp);
- *  5. execute_query: the read-only guard (`isReadOnlyStatement`, the strict one);
- *  6. `query exceeds max length (…)`;
- *  7. bracket nesting;
- *  8. blocked clauses (callback);
- *  9. `Invalid settings: …`.
+ *  5. the SQL checks (sql-checks.ts): execute_query's read-only guard first, then length, nesting, the SQL
+ *     policy and blocked clauses;
+ *  6. `Invalid settings: …`.
  */
-export function validateQueryToolCall(tool: 'execute_query' | 'write_query', rawArgs: unknown, opts: QueryToolOptions): Checked<QueryToolCall> {
+export async function validateQueryToolCall(
+  tool: 'execute_query' | 'write_query',
+  rawArgs: unknown,
+  opts: QueryToolOptions,
+): Promise<Checked<QueryToolCall>> {
   const normalized = normalizeArguments(rawArgs);
   if (!normalized.ok) return normalized;
   const args = normalized.value;
@@ -156,16 +134,17 @@ export function validateQueryToolCall(tool: 'execute_query' | 'write_query', raw
   if (tool === 'write_query' && Object.hasOwn(args, 'limit') && typeof args.limit !== 'number') {
     return { ok: false, message: 'limit parameter must be a number' };
   }
-  if (tool === 'execute_query' && !isReadOnlyStatement(sql)) return { ok: false, message: READ_ONLY_REJECTION };
+  const policy = opts.policy ?? DEFAULT_POLICY;
+  const failed = await checkSqlText(sql, {
+    readOnlyGuard: tool === 'execute_query' ? 'first' : 'off',
+    maxQueryLength: opts.maxQueryLength,
+    maxNestingDepth: opts.maxNestingDepth,
+    blockedClauses: opts.blockedClauses,
+    policy,
+  });
+  if (failed) return { ok: false, message: failed.message };
 
-  const tooLong = checkQueryLength(sql, opts.maxQueryLength);
-  if (tooLong) return { ok: false, message: tooLong };
-  const tooDeep = checkNestingDepth(sql, opts.maxNestingDepth);
-  if (tooDeep) return { ok: false, message: tooDeep };
-  const blocked = opts.blockedClauseCheck?.(sql);
-  if (blocked) return { ok: false, message: blocked };
-
-  const settings = extractToolInputSettings(args, opts.toolInputSettings);
+  const settings = extractToolInputSettings(args, opts.toolInputSettings, policy.protectedSettings);
   if (!settings.ok) return settings;
   return { ok: true, value: settings.value ? { query: sql, settings: settings.value } : { query: sql } };
 }

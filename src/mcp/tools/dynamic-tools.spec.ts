@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { findPolicyViolation } from '../../sql/sql-policy.js';
+import { quoteIdentifier, sqlString } from '../../sql/sql-literals.js';
+import { buildInsertSql, buildViewCallSql, sqlLiteral } from './dynamic-sql.js';
 import type { ToolDefinition } from '../../config/config.types.js';
 import {
   TABLES_SQL,
   VIEWS_SQL,
-  buildInsertSql,
   buildInsertToolDefinition,
-  buildViewCallSql,
   buildViewToolDefinition,
   columnsSql,
   discoverDynamicTools,
@@ -15,18 +16,15 @@ import {
   mapClickHouseType,
   parseViewComment,
   prepareDynamicToolCall,
-  quoteIdentifier,
   selectWriteTables,
   snakeCase,
-  sqlLiteral,
-  sqlString,
   tableKey,
   type ColumnRow,
   type TableRow,
   type ViewRow,
 } from './dynamic-tools.js';
-import { isReadOnlyStatement } from './select-guard.js';
-import { scanSql } from './sql-scan.js';
+import { isReadOnlyStatement } from '../../sql/select-guard.js';
+import { scanSql } from '../../sql/sql-scan.js';
 import { resolveToolDefinitions } from './static-tools.js';
 
 const rulesFor = (tools: ToolDefinition[], readOnly = false) => {
@@ -378,6 +376,17 @@ describe('view calls (vector 32)', () => {
     const noParams = buildViewToolDefinition('w', view('', 'SELECT 1', 'db', 'w'), []);
     expect(prepareDynamicToolCall(noParams, {}, [])).toEqual({ ok: true, value: { sql: 'SELECT * FROM `db`.`w`' } });
     expect(prepareDynamicToolCall(noParams, null, [])).toEqual({ ok: true, value: { sql: 'SELECT * FROM `db`.`w`' } });
+  });
+
+  it('a hostile parameter value cannot add a table function: it is bound beside the SQL, which passes the policy', () => {
+    const hostile = "x') UNION ALL SELECT * FROM url('http://127.0.0.1:1/leak', CSV, 'a String') --";
+    const call = prepareDynamicToolCall(tool, { id: 7, q: hostile }, []);
+    expect(call).toEqual({ ok: true, value: { sql: 'SELECT * FROM `db`.`v`(id = {id:UInt64}, q = {q:String})', params: { id: '7', q: hostile } } });
+    const policy = { allowedTableFunctions: [], embedded: false };
+    expect(findPolicyViolation((call as { value: { sql: string } }).value.sql, policy)).toBeUndefined();
+    // The insert tool splices a quoted literal; under both lexers the url() stays inside the string.
+    const insert = buildInsertSql('db', 't', [{ name: 'q', chType: 'String', jsonType: 'string', required: true, description: '' }], { q: hostile });
+    expect(insert.ok && findPolicyViolation(insert.value, policy)).toBeUndefined();
   });
 
   it("returns Go's texts for bad literals", () => {

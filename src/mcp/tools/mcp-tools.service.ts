@@ -10,15 +10,15 @@ import type { GatewayConfig } from '../../config/config.types.js';
 import { effectiveLimits } from '../../config/effective-limits.js';
 import { MetricsService, type ToolCallOutcome } from '../../metrics/metrics.service.js';
 import type { McpCallContext } from '../mcp-server.factory.js';
-import { checkBlockedClauses } from '../sql/blocked-clauses.js';
 import { validateQueryToolCall } from './arguments.js';
 import { DynamicToolCatalog } from './dynamic-tool-catalog.js';
 import { type DynamicTool, prepareDynamicToolCall, WRITE_DISABLED_READ_ONLY, writeToolFailedText, writeToolSuccessText } from './dynamic-tools.js';
 import { queryExecutionFailedText, queryResultToolResult, toolError } from './result-format.js';
-import { isSelectQuery } from './select-guard.js';
+import { isSelectQuery } from '../../sql/select-guard.js';
 import { resolveToolDefinitions, type ResolvedTools, staticToolDefinition, type StaticToolName } from './static-tools.js';
 import type { McpToolDefinition, ToolCallResult } from './tool-types.js';
 import { SchemaTools } from './schema-tools.js';
+import { checkSqlText, sqlPolicyFromConfig } from './sql-checks.js';
 
 interface ToolSet extends ResolvedTools {
   staticDefinitions: McpToolDefinition[];
@@ -116,14 +116,14 @@ export class McpToolsService {
 
   private async runQueryTool(ctx: McpCallContext, cfg: GatewayConfig, tool: StaticToolName, args: unknown): Promise<ToolCallResult> {
     const limits = effectiveLimits(cfg.clickhouse);
-    const checked = validateQueryToolCall(tool, args, {
+    const checked = await validateQueryToolCall(tool, args, {
       toolInputSettings: cfg.server.tool_input_settings,
       maxQueryLength: limits.maxQueryLength,
+      blockedClauses: cfg.server.blocked_query_clauses,
+      policy: sqlPolicyFromConfig(cfg),
     });
     if (!checked.ok) return rejected(checked.message);
     const { query, settings } = checked.value;
-    const blocked = await checkBlockedClauses(query, cfg.server.blocked_query_clauses);
-    if (!blocked.ok) return rejected(blocked.message);
 
     const conn = this.connection(ctx, cfg);
     const readOnly = tool === 'execute_query' || cfg.clickhouse.read_only;
@@ -148,13 +148,19 @@ export class McpToolsService {
 
   private async runDynamicTool(ctx: McpCallContext, cfg: GatewayConfig, tool: DynamicTool, args: unknown): Promise<ToolCallResult> {
     if (tool.kind === 'write' && cfg.clickhouse.read_only) return rejected(WRITE_DISABLED_READ_ONLY);
-    const prepared = prepareDynamicToolCall(tool, args, cfg.server.tool_input_settings);
+    const prepared = prepareDynamicToolCall(tool, args, cfg.server.tool_input_settings, cfg.server.protected_settings);
     if (!prepared.ok) return rejected(prepared.message);
     const { sql, settings, params } = prepared.value;
+    // The generated SQL passes the same checks as a caller's (a hostile argument value is bound or quoted, so
+    // this holds by construction; the check makes it hold whatever a later change to the SQL builders does).
+    const failed = await checkSqlText(sql, {
+      readOnlyGuard: 'off',
+      blockedClauses: tool.kind === 'write' ? cfg.server.blocked_query_clauses : undefined,
+      policy: sqlPolicyFromConfig(cfg),
+    });
+    if (failed) return rejected(failed.message);
     const conn = this.connection(ctx, cfg);
     if (tool.kind === 'write') {
-      const blocked = await checkBlockedClauses(sql, cfg.server.blocked_query_clauses);
-      if (!blocked.ok) return rejected(blocked.message);
       try {
         await this.clickhouse.command(conn, sql, { signal: ctx.signal, settings });
         return { content: [{ type: 'text', text: writeToolSuccessText(tool.name) }] };

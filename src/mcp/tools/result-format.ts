@@ -4,7 +4,7 @@
  * the error texts around them. Written as direct string building: no intermediate objects, no JSON.stringify.
  */
 import { ExactNumber, type TabularResult, type Truncation } from '../../clickhouse/clickhouse.types.js';
-import { goFormatFloatV } from './go-compat.js';
+import { goFormatFloatV } from '../../common/go-compat.js';
 import { compareGoStrings, type ToolCallResult } from './tool-types.js';
 
 /** Go's json error for a value JSON cannot hold; `message` is Go's text (`json: unsupported value: NaN`). */

@@ -4,7 +4,7 @@ import { ClickHouseService } from '../../clickhouse/clickhouse.service.js';
 import type { ConnectionSpec } from '../../clickhouse/clickhouse.types.js';
 import { ConfigStore } from '../../config/config.store.js';
 import { checkUnknownArguments, normalizeArguments } from './arguments.js';
-import { sqlString } from './dynamic-tools.js';
+import { sqlString } from '../../sql/sql-literals.js';
 import { toolError } from './result-format.js';
 import type { JsonSchema, McpToolDefinition, ToolCallResult } from './tool-types.js';
 

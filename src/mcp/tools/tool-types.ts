@@ -73,3 +73,18 @@ export function sortedRecord<T>(record: Record<string, T>): Record<string, T> {
   for (const key of Object.keys(record).sort(compareGoStrings)) setOwn(out, key, record[key]!);
   return out;
 }
+
+/** A parameter of a dynamic tool: a view's `{name:Type}` placeholder or a table column. */
+export interface DynamicParam {
+  name: string;
+  /** ClickHouse type as written (trimmed for view parameters). */
+  chType: string;
+  jsonType: JsonType;
+  format?: string;
+  required: boolean;
+  /** From a column COMMENT or the COMMENT JSON `params`; empty → `<name> (<chType>)` in the schema. */
+  description: string;
+}
+
+export type JsonType = 'integer' | 'number' | 'boolean' | 'string';
+

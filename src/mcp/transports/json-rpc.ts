@@ -73,7 +73,4 @@ function requestSchemaProblem(msg: Record<string, unknown>): string {
   return 'Invalid Request: malformed "params" (e.g. "params._meta")';
 }
 
-/** The JSON body of an HTTP-level error, in JSON-RPC form so MCP clients can show it. */
-export function jsonRpcErrorBody(code: number, message: string, id: string | number | null = null): string {
-  return JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id });
-}
+export { jsonRpcErrorBody } from '../../common/http/json-rpc-error-body.js';

@@ -91,11 +91,106 @@ function skipTrivia(sql: string, i: number, modern: boolean): number {
   return i;
 }
 
+/** One token of the scan: `word` (bare word), `ident` (quoted identifier), `string` (literal), or `punct`. */
+export interface SqlToken {
+  kind: 'word' | 'ident' | 'string' | 'punct';
+  start: number;
+  end: number;
+}
+
+/**
+ * The tokens of `sql` under one set of lexer rules, comments and whitespace skipped; call {@link next}
+ * until it returns false, reading `kind`/`start`/`end` after each call (no allocation per token). Linear in
+ * the input length. Only token boundaries matter here (numbers come out as words, operators as one `punct`
+ * per character), which is all the guards need: where literals, comments, words and brackets are.
+ */
+export class SqlLexer implements SqlToken {
+  kind: SqlToken['kind'] = 'punct';
+  start = 0;
+  end = 0;
+  private readonly modern: boolean;
+  private pos = 0;
+  private prevWasWord = false;
+
+  constructor(
+    private readonly sql: string,
+    rules: LexerRules,
+  ) {
+    this.modern = rules === 'modern';
+  }
+
+  next(): boolean {
+    const sql = this.sql;
+    const modern = this.modern;
+    const n = sql.length;
+    let i = this.pos;
+    for (;;) {
+      if (i >= n) {
+        this.pos = n;
+        return false;
+      }
+      const after = skipTrivia(sql, i, modern);
+      if (after === i) break;
+      i = after;
+      this.prevWasWord = false;
+    }
+    const c = sql.charCodeAt(i);
+    let end = i + 1;
+    let kind: SqlToken['kind'] = 'punct';
+    if (c === 0x27) {
+      end = skipQuoted(sql, i, c);
+      kind = 'string';
+    } else if (c === 0x22 || c === 0x60) {
+      end = skipQuoted(sql, i, c);
+      kind = 'ident';
+    } else if (modern && (c === 0x2018 || c === 0x201c)) {
+      // ‘string’ / “identifier”: no escapes, ends at the matching closing quote.
+      const close = sql.indexOf(c === 0x2018 ? '\u2019' : '\u201d', i + 1);
+      end = close < 0 ? n : close + 1;
+      kind = c === 0x2018 ? 'string' : 'ident';
+    } else if (modern && c === 0x24 && !this.prevWasWord) {
+      // $tag$ ... $tag$ heredoc (the tag may be empty); a lone `$` is an ordinary character.
+      const tagEnd = sql.indexOf('$', i + 1);
+      if (tagEnd > 0) {
+        const tag = sql.slice(i, tagEnd + 1);
+        const close = sql.indexOf(tag, tagEnd + 1);
+        if (close >= 0) {
+          end = close + tag.length;
+          kind = 'string';
+        }
+      }
+      if (end === i + 1 && i + 1 < n && isWordCode(sql.charCodeAt(i + 1), true)) {
+        while (end < n && isWordCode(sql.charCodeAt(end), true)) end++;
+        kind = 'word';
+      }
+    } else if (isWordCode(c, modern)) {
+      while (end < n && isWordCode(sql.charCodeAt(end), modern)) end++;
+      kind = 'word';
+    }
+    this.kind = kind;
+    this.start = i;
+    this.end = end;
+    this.prevWasWord = kind === 'word';
+    this.pos = end;
+    return true;
+  }
+}
+
+/**
+ * The name a word or quoted-identifier token stands for: a bare word as written, a quoted identifier with
+ * its quotes removed and escapes resolved (`"url"` and `` `url` `` name the same function as `url`).
+ */
+export function tokenName(sql: string, token: SqlToken): string {
+  const text = sql.slice(token.start, token.end);
+  if (token.kind !== 'ident') return text;
+  const quote = text[0]!;
+  const body = text.length >= 2 && text.endsWith(quote === '\u201c' ? '\u201d' : quote) ? text.slice(1, -1) : text.slice(1);
+  if (quote === '\u201c') return body;
+  return body.replace(/\\(.)/gs, (_m, ch: string) => ch).split(quote + quote).join(quote);
+}
+
 /** Scans `sql` under one set of lexer rules. Linear in the input length. */
 export function scanSql(sql: string, rules: LexerRules): SqlScan {
-  const modern = rules === 'modern';
-  const n = sql.length;
-  let i = 0;
   let depth = 0;
   let maxDepth = 0;
   /** CASE … END levels still open (they nest like brackets in ClickHouse's parser). */
@@ -107,63 +202,31 @@ export function scanSql(sql: string, rules: LexerRules): SqlScan {
   /** 0 = still before the first word, 1 = first word taken, 2 = statement did not start with a word. */
   let startState = 0;
   let firstWord: string | undefined;
-  let prevWasWord = false;
 
-  while (i < n) {
-    const after = skipTrivia(sql, i, modern);
-    if (after !== i) {
-      i = after;
-      prevWasWord = false;
-      continue;
+  const token = new SqlLexer(sql, rules);
+  while (token.next()) {
+    const c = sql.charCodeAt(token.start);
+    const isWord = token.kind === 'word';
+    if (sawSemicolon && c !== 0x3b) {
+      hasSecondStatement = true;
+      break;
     }
-    if (sawSemicolon) {
-      const c0 = sql.charCodeAt(i);
-      if (c0 !== 0x3b) {
-        hasSecondStatement = true;
-        break;
-      }
-    }
-    const c = sql.charCodeAt(i);
-    let tokenEnd = i + 1;
-    let isWord = false;
-    if (c === 0x27 || c === 0x22 || c === 0x60) {
-      tokenEnd = skipQuoted(sql, i, c);
-    } else if (modern && (c === 0x2018 || c === 0x201c)) {
-      // ‘string’ / “identifier”: no escapes, ends at the matching closing quote.
-      const close = sql.indexOf(c === 0x2018 ? '\u2019' : '\u201d', i + 1);
-      tokenEnd = close < 0 ? n : close + 1;
-    } else if (modern && c === 0x24 && !prevWasWord) {
-      // $tag$ ... $tag$ heredoc (the tag may be empty); a lone `$` is an ordinary character.
-      const tagEnd = sql.indexOf('$', i + 1);
-      if (tagEnd > 0) {
-        const tag = sql.slice(i, tagEnd + 1);
-        const close = sql.indexOf(tag, tagEnd + 1);
-        if (close >= 0) tokenEnd = close + tag.length;
-      }
-      if (tokenEnd === i + 1 && i + 1 < n && isWordCode(sql.charCodeAt(i + 1), true)) {
-        while (tokenEnd < n && isWordCode(sql.charCodeAt(tokenEnd), true)) tokenEnd++;
-        isWord = true;
-      }
-    } else if (isWordCode(c, modern)) {
-      while (tokenEnd < n && isWordCode(sql.charCodeAt(tokenEnd), modern)) tokenEnd++;
-      isWord = true;
-    } else if (c === 0x28 || c === 0x5b || c === 0x7b) {
-      depth++;
-    } else if (c === 0x29 || c === 0x5d || c === 0x7d) {
-      if (depth > 0) depth--;
-    } else if (c === 0x3b) {
-      sawSemicolon = true;
+    if (token.kind === 'punct') {
+      if (c === 0x28 || c === 0x5b || c === 0x7b) depth++;
+      else if (c === 0x29 || c === 0x5d || c === 0x7d) {
+        if (depth > 0) depth--;
+      } else if (c === 0x3b) sawSemicolon = true;
     }
 
     // Nesting without brackets also makes the parser recurse (CASE chains and runs of prefix operators
     // crash ClickHouse 18.16 the same way a thousand parentheses do), so it counts as depth too.
     let prefix = false;
-    if (isWord && tokenEnd - i <= 8) {
-      const word = sql.slice(i, tokenEnd).toUpperCase();
+    if (isWord && token.end - token.start <= 8) {
+      const word = sql.slice(token.start, token.end).toUpperCase();
       if (word === 'CASE') caseDepth++;
       else if (word === 'END' && caseDepth > 0) caseDepth--;
       else if (word === 'NOT' || word === 'INTERVAL') prefix = true;
-    } else if (c === 0x2d || c === 0x2b || c === 0x7e) {
+    } else if (token.kind === 'punct' && (c === 0x2d || c === 0x2b || c === 0x7e)) {
       prefix = true;
     }
     prefixRun = prefix ? prefixRun + 1 : 0;
@@ -172,14 +235,12 @@ export function scanSql(sql: string, rules: LexerRules): SqlScan {
 
     if (startState === 0) {
       if (isWord) {
-        firstWord = sql.slice(i, tokenEnd).toUpperCase();
+        firstWord = sql.slice(token.start, token.end).toUpperCase();
         startState = 1;
       } else if (c !== 0x28) {
         startState = 2;
       }
     }
-    prevWasWord = isWord;
-    i = tokenEnd;
   }
   return { firstWord, hasSecondStatement, maxDepth };
 }

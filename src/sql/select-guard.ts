@@ -12,7 +12,7 @@
  *   second statement follows a `;`. It is not the only wall: read-only queries are also sent with
  *   ClickHouse's `readonly` setting, so the server itself refuses writes whatever this check concludes.
  */
-import { goTrimLeftSpace, goUpperRune } from './go-compat.js';
+import { goTrimLeftSpace, goUpperRune } from '../common/go-compat.js';
 import { scanSql } from './sql-scan.js';
 
 /** The error text execute_query returns for anything but a read-only statement. */

@@ -1,4 +1,6 @@
-import { ClickHouseDialect, init, parse } from '@guanmingchiu/sqlparser-ts';
+import { loadSqlParser, parseClickHouseSql } from './sql-parser.js';
+
+export { loadSqlParser } from './sql-parser.js';
 
 /**
  * `server.blocked_query_clauses`: rejects SQL that uses a configured clause, found in a real parse of the
@@ -6,17 +8,6 @@ import { ClickHouseDialect, init, parse } from '@guanmingchiu/sqlparser-ts';
  * expressions, so `SELECT format(...)` or a table called `settings_table` are not mistaken for clauses.
  * Like altinity-mcp, SQL the parser cannot read is refused whenever any clause is blocked (fail closed).
  */
-
-let ready: Promise<void> | undefined;
-const dialect = { current: undefined as ClickHouseDialect | undefined };
-
-/** Loads the WASM parser once; call at start-up so the first query does not pay for it. */
-export function loadSqlParser(): Promise<void> {
-  ready ??= init().then(() => {
-    dialect.current = new ClickHouseDialect();
-  });
-  return ready;
-}
 
 /** Struct fields that stand for a clause when present and non-empty. */
 const FIELD_CLAUSES: Record<string, string[]> = {
@@ -77,13 +68,9 @@ export type BlockedClauseCheck = { ok: true } | { ok: false; message: string };
 export async function checkBlockedClauses(sql: string, blocked: readonly string[]): Promise<BlockedClauseCheck> {
   if (blocked.length === 0) return { ok: true };
   await loadSqlParser();
-  let ast: unknown;
-  try {
-    ast = parse(sql, dialect.current!);
-  } catch (err) {
-    const reason = String((err as Error).message ?? err).replace(/^sql parser error:\s*/, '');
-    return { ok: false, message: `Query rejected: SQL could not be parsed for blocked-clause validation: ${reason}` };
-  }
+  const parsed = parseClickHouseSql(sql);
+  if (!parsed.ok) return { ok: false, message: `Query rejected: SQL could not be parsed for blocked-clause validation: ${parsed.reason}` };
+  const ast = parsed.ast;
   const wanted = blocked.map((name) => ({ name: name.trim(), forms: new Set(normalise(name)) }));
   const hit = (names: string[]): string | undefined => {
     for (const w of wanted) if (names.some((n) => w.forms.has(n) || w.forms.has(n.replace(/ /g, '')))) return w.name;
