@@ -37,7 +37,8 @@ import { type Flight, FlightRegistry } from './flight-registry.js';
 import { JsonCompactReader } from './json-compact-reader.js';
 import { readText } from './response-text.js';
 import { type Prepared, SettingsPolicy } from './settings-policy.js';
-import { isSelectQuery, mentionsIntoOutfile } from './sql-text.js';
+import { isSelectQuery } from '../sql/select-guard.js';
+import { mentionsIntoOutfile } from './sql-text.js';
 import { buildCodec, needsServerTimezone } from './value-codec.js';
 
 const MAX_ERROR_BODY = 1024 * 1024;

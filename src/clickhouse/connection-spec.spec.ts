@@ -5,7 +5,9 @@ import type { ClickHouseConfig } from '../config/config.types.js';
 import { EMBEDDED_NOT_INSTALLED, deadlineMs, loadEmbeddedEngine } from './client-pool.js';
 import { ClickHouseQueryError } from './clickhouse-error.js';
 import { connectionFromConfig, describeConnection, dialAddress, poolKey, secretsOf } from './connection-spec.js';
-import { acceptsSettingsClause, appendSettingsClause, isSelectQuery, quoteString, trimStatement } from './sql-text.js';
+import { isSelectQuery } from '../sql/select-guard.js';
+import { sqlString } from '../sql/sql-literals.js';
+import { acceptsSettingsClause, appendSettingsClause, trimStatement } from './sql-text.js';
 
 const base = (ch: Partial<ClickHouseConfig> = {}): ClickHouseConfig =>
   Object.assign(loadConfig({ args: parseArgs([]), env: {} }).config.clickhouse, ch);
@@ -62,7 +64,7 @@ describe('pool keys and descriptions', () => {
 });
 
 describe('sql text helpers', () => {
-  it('implements altinity-mcp IsSelectQuery', () => {
+  it('classifies SQL with the one altinity-mcp IsSelectQuery (src/sql)', () => {
     expect(isSelectQuery('SELECT 1')).toBe(true);
     expect(isSelectQuery('  /* c */ -- x\n with a as (select 1) select * from a')).toBe(true);
     expect(isSelectQuery('describe t')).toBe(true);
@@ -81,7 +83,7 @@ describe('sql text helpers', () => {
     );
     expect(appendSettingsClause('SELECT 1', {})).toBe('SELECT 1');
     expect(() => appendSettingsClause('SELECT 1', { 'x; DROP': '1' })).toThrow(/invalid setting name/);
-    expect(quoteString("it's \\")).toBe("'it\\'s \\\\'");
+    expect(sqlString("it's \\")).toBe("'it\\'s \\\\'");
   });
 });
 

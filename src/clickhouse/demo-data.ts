@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { PooledClient } from './client-pool.js';
 import { readText } from './response-text.js';
+import { sqlString } from '../sql/sql-literals.js';
 
 /**
  * A small demo data set for the embedded engine (`protocol: embedded`, `embedded_path: :memory:`), so that a
@@ -39,7 +40,6 @@ const tripsBetweenComment = JSON.stringify({
   params: { from: 'First day, YYYY-MM-DD', to: 'Last day, YYYY-MM-DD' },
 });
 
-const sqlString = (text: string): string => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 /** Statements that create the demo objects (no data). */
 export const DEMO_SCHEMA: readonly string[] = [

@@ -3,7 +3,7 @@ import { type AbortKind, type ErrorContext, fromHttpError, toClickHouseError } f
 import type { ConnectionSpec } from './clickhouse.types.js';
 import type { ClientPool, PooledClient } from './client-pool.js';
 import { readText } from './response-text.js';
-import { quoteString } from './sql-text.js';
+import { sqlString } from '../sql/sql-literals.js';
 
 /** One query on its way: what is needed to cancel it (abort the request, KILL it on the server). */
 export interface Flight {
@@ -120,7 +120,7 @@ export class FlightRegistry {
     const client = this.pool.killClientFor(pooled);
     for (let attempt = 0; attempt < (retryIfNotFound ? 2 : 1); attempt++) {
       if (attempt > 0) await new Promise((r) => setTimeout(r, 300));
-      const res = await client.exec({ query: `KILL QUERY WHERE query_id = ${quoteString(queryId)} ASYNC`, ignore_error_response: true });
+      const res = await client.exec({ query: `KILL QUERY WHERE query_id = ${sqlString(queryId)} ASYNC`, ignore_error_response: true });
       const body = await readText(res.stream, 64 * 1024);
       if ((res.http_status_code ?? 200) !== 200) {
         throw fromHttpError(res.http_status_code ?? 500, body, this.errorContext(pooled.spec, queryId), res.response_headers['x-clickhouse-exception-code']);

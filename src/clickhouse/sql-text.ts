@@ -1,7 +1,9 @@
 /**
- * Small, dependency-free helpers for SQL text: altinity-mcp's SELECT test, statement trimming, literal
- * escaping and the inline `SETTINGS` clause used by the embedded engine.
+ * Small helpers for SQL text the data layer sends: statement trimming and the inline `SETTINGS` clause used
+ * by the embedded engine. The SELECT test and the string escaper live in `src/sql/` (one home each).
  */
+
+import { sqlString } from '../sql/sql-literals.js';
 
 const BLOCK_COMMENT = /\/\*[\s\S]*?\*\//g;
 const LINE_COMMENT = /--.*$/gm;
@@ -9,17 +11,6 @@ const LINE_COMMENT = /--.*$/gm;
 /** SQL with `/* … *\/` and `-- …` comments removed (altinity-mcp strips exactly these two kinds). */
 export function stripComments(sql: string): string {
   return sql.replace(BLOCK_COMMENT, '').replace(LINE_COMMENT, '');
-}
-
-const SELECT_PREFIXES = ['SELECT', 'WITH', 'SHOW', 'DESC', 'EXISTS', 'EXPLAIN'] as const;
-
-/**
- * altinity-mcp's `IsSelectQuery`: comments stripped, trimmed, upper-cased, then a plain prefix test against
- * SELECT, WITH, SHOW, DESC (covers DESCRIBE), EXISTS and EXPLAIN. `SELECTX` counts; `(SELECT 1)` does not.
- */
-export function isSelectQuery(sql: string): boolean {
-  const head = stripComments(sql).trim().slice(0, 8).toUpperCase();
-  return SELECT_PREFIXES.some((p) => head.startsWith(p));
 }
 
 /** True for statements that accept a trailing `SETTINGS` clause on the embedded engine (SELECT and WITH … SELECT). */
@@ -33,16 +24,11 @@ export function trimStatement(sql: string): string {
   return sql.replace(/[\s;]+$/, '');
 }
 
-/** A ClickHouse single-quoted string literal. */
-export function quoteString(value: string): string {
-  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-}
-
 const SETTING_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Formats one setting value for a SETTINGS clause: numbers stay bare, everything else is a string literal. */
 function settingLiteral(value: string): string {
-  return /^-?\d+(\.\d+)?$/.test(value) ? value : quoteString(value);
+  return /^-?\d+(\.\d+)?$/.test(value) ? value : sqlString(value);
 }
 
 /**

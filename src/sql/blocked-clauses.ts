@@ -59,7 +59,8 @@ function normalise(name: string): string[] {
   return [...forms];
 }
 
-export type BlockedClauseCheck = { ok: true } | { ok: false; message: string };
+/** `clause` names the configured clause that matched (absent when the SQL could not be parsed). */
+export type BlockedClauseCheck = { ok: true } | { ok: false; message: string; clause?: string };
 
 /**
  * Returns the altinity-mcp error text for the first blocked clause the SQL uses, or for SQL that does not
@@ -92,7 +93,7 @@ export async function checkBlockedClauses(sql: string, blocked: readonly string[
       else if (key === 'group_by') names = groupByUsed(value) ? ['GROUP BY'] : undefined;
       else if (FIELD_CLAUSES[key] && isPresent(value)) names = FIELD_CLAUSES[key];
       const found = names && hit(names);
-      if (found) return { ok: false, message: `Query rejected: ${found.toUpperCase()} clause is not allowed` };
+      if (found) return { ok: false, message: `Query rejected: ${found.toUpperCase()} clause is not allowed`, clause: found.toUpperCase() };
     }
     for (let i = entries.length - 1; i >= 0; i--) stack.push(entries[i]![1]);
   }

@@ -17,7 +17,7 @@
  * Both can only add refusals, never remove one.
  */
 import { DEFAULT_PROTECTED_SETTINGS, protectedBy } from './protected-settings.js';
-import { parseClickHouseSql } from './sql-parser.js';
+import { parseClickHouseSql, sqlParserReady } from './sql-parser.js';
 import { type LexerRules, SqlLexer, type SqlToken, tokenName } from './sql-scan.js';
 import { isOutboundName, tableFunctionAllowlist, tableFunctionRefusal, type TableFunctionAllowlist } from './table-functions.js';
 
@@ -64,6 +64,32 @@ export function findPolicyViolation(sql: string, policy: SqlPolicy): string | un
     if (!allowlist.names.has(name.toLowerCase())) return tableFunctionRefusal(name, policy.embedded);
   }
   return undefined;
+}
+
+/** Verdicts kept for SQL up to this length (the key holds the text), and how many of them. */
+const VERDICT_CACHE_SQL_MAX = 8 * 1024;
+const VERDICT_CACHE_ENTRIES = 512;
+const verdicts = new Map<string, string | undefined>();
+
+/**
+ * {@link findPolicyViolation} with a small LRU of recent verdicts. The same SQL is checked twice on its way
+ * out (the tool's check pipeline, then the data layer's last wall) and agents repeat queries; the real parse
+ * is most of the cost. Only verdicts that include the real parse are kept, so a verdict reached before the
+ * parser was loaded is never reused.
+ */
+export function findPolicyViolationCached(sql: string, policy: SqlPolicy): string | undefined {
+  if (sql.length > VERDICT_CACHE_SQL_MAX || !sqlParserReady()) return findPolicyViolation(sql, policy);
+  const key = `${policy.embedded ? 'e' : 'h'}\u0000${policy.allowedTableFunctions.join(',')}\u0000${(policy.protectedSettings ?? DEFAULT_PROTECTED_SETTINGS).join(',')}\u0000${sql}`;
+  if (verdicts.has(key)) {
+    const verdict = verdicts.get(key);
+    verdicts.delete(key); // most recently used goes last
+    verdicts.set(key, verdict);
+    return verdict;
+  }
+  const verdict = findPolicyViolation(sql, policy);
+  verdicts.set(key, verdict);
+  if (verdicts.size > VERDICT_CACHE_ENTRIES) verdicts.delete(verdicts.keys().next().value as string);
+  return verdict;
 }
 
 // ---------------------------------------------------------------------------------------------------------

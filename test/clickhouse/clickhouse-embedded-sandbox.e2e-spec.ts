@@ -1,7 +1,6 @@
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Global, Module } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,11 +27,6 @@ const guard: QueryGuard = (sql, protocol) => {
   return /forbidden_fn/.test(sql) ? 'table function forbidden_fn is not allowed (server.allowed_table_functions)' : undefined;
 };
 
-/** How the application binds the guard: a global provider of the token (ClickHouseService injects it optionally). */
-@Global()
-@Module({ providers: [{ provide: CLICKHOUSE_QUERY_GUARD, useValue: guard }], exports: [CLICKHOUSE_QUERY_GUARD] })
-class TestGuardModule {}
-
 let app: TestingModule;
 let service: ClickHouseService;
 let conn: ConnectionSpec;
@@ -42,8 +36,13 @@ beforeAll(async () => {
   const input = { args: parseArgs(['--clickhouse-protocol', 'embedded']), env: {} };
   const loaded = loadConfig(input);
   app = await Test.createTestingModule({
-    imports: [ConfigModule.forRoot({ input, loaded }), LoggingModule.forRoot(pino({ level: 'silent' })), TestGuardModule, ClickHouseModule],
-  }).compile();
+    imports: [ConfigModule.forRoot({ input, loaded }), LoggingModule.forRoot(pino({ level: 'silent' })), ClickHouseModule],
+  })
+    // ClickHouseModule binds the real SQL policy to the guard token; here a stand-in replaces it, so the engine's
+    // own sandbox is what is tested (and the seam itself).
+    .overrideProvider(CLICKHOUSE_QUERY_GUARD)
+    .useValue(guard)
+    .compile();
   await app.init();
   service = app.get(ClickHouseService);
   conn = service.currentConnection();

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ClickHouseQueryError } from '../../src/clickhouse/clickhouse-error.js';
+import { ClickHouseService } from '../../src/clickhouse/clickhouse.service.js';
 import { chQuery } from '../setup/clickhouse-server.js';
 import { connectClient, startGateway, TEST_CLICKHOUSE_FLAGS, type TestGateway } from '../support/gateway.js';
 import { errorText, okJson, rawHttp, tempConfig } from './mcp-e2e-helpers.js';
@@ -125,6 +127,29 @@ server:
     const res = await rawHttp(gw.url, { method: 'GET', path: `/openapi/execute_query?query=${encodeURIComponent(sql)}` });
     expect(res.status).toBe(400);
     expect(res.body).toMatch(/^Query rejected: table function url\(\) is not allowed/);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(canary.connections).toBe(0);
+  });
+
+  it('the data layer applies the same policy as a last wall, whatever path the SQL came by', async () => {
+    const clickhouse = gw.app.get(ClickHouseService);
+    const conn = clickhouse.currentConnection();
+    for (const sql of [
+      `SELECT * FROM url('http://127.0.0.1:${canary.port}/dl', CSV, 'a String')`,
+      `SELECT name FROM system.tables WHERE name IN (SELECT * FROM remote('127.0.0.1:${canary.port}', system.one))`,
+      'SELECT 1 SETTINGS readonly = 0',
+    ]) {
+      const err = await clickhouse.query(conn, sql).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err, sql).toBeInstanceOf(ClickHouseQueryError);
+      expect((err as ClickHouseQueryError).kind).toBe('rejected');
+      expect((err as ClickHouseQueryError).userMessage).toMatch(/^Query rejected: /);
+    }
+    await expect(clickhouse.command(conn, `INSERT INTO FUNCTION url('http://127.0.0.1:${canary.port}/c', CSV, 'a String') SELECT 'x'`)).rejects.toMatchObject({
+      kind: 'rejected',
+    });
     await new Promise((r) => setTimeout(r, 200));
     expect(canary.connections).toBe(0);
   });

@@ -202,3 +202,22 @@ describe("altinity-mcp's route label on the SSE transport", () => {
     }
   });
 });
+
+describe("altinity-mcp's blocked-clause counter", () => {
+  it('counts refusals by the configured clause, on MCP and OpenAPI, and not SQL that could not be parsed', async () => {
+    const gw = await startOpsGateway([...TEST_CLICKHOUSE_FLAGS, '--blocked-query-clauses', 'WHERE', '--openapi', 'http']);
+    try {
+      const refused = await rawToolCall(gw.base, 'execute_query', { query: 'SELECT number FROM numbers(3) WHERE number > 1' });
+      expect(refused.message.result?.isError).toBe(true);
+      const viaOpenApi = await fetch(`${gw.base}/openapi/execute_query?query=${encodeURIComponent('SELECT 1 WHERE 1')}`);
+      expect(viaOpenApi.status).toBe(400);
+      const unparsable = await rawToolCall(gw.base, 'execute_query', { query: 'SELECT ((( WHERE' });
+      expect(unparsable.message.result?.isError).toBe(true);
+      const samples = await scrape(`${gw.base}/metrics`);
+      expect(metricValue(samples, 'altinity_mcp_blocked_clause_rejections_total', { clause: 'WHERE' })).toBe(2);
+      expect(series(samples, 'altinity_mcp_blocked_clause_rejections_total')).toHaveLength(1);
+    } finally {
+      await gw.app.close();
+    }
+  });
+});

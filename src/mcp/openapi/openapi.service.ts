@@ -11,12 +11,13 @@ import { checkSqlText, sqlCheckOptions, sqlPolicyFromConfig } from '../tools/sql
 import { DynamicToolCatalog } from '../tools/dynamic-tool-catalog.js';
 import { buildInsertSql, buildViewCallSql } from '../tools/dynamic-sql.js';
 import { type DynamicTool, WRITE_DISABLED_READ_ONLY } from '../tools/dynamic-tools.js';
-import { executionErrorText } from '../tools/mcp-tools.service.js';
+import { executionErrorText, isPolicyRefusal } from '../tools/mcp-tools.service.js';
 import { formatQueryResultCompact, marshalFailedText, queryExecutionFailedText, UnsupportedValueError } from '../tools/result-format.js';
 import { SchemaTools } from '../tools/schema-tools.js';
 import { READ_ONLY_REJECTION, isSelectQuery } from '../../sql/select-guard.js';
 import { resolveToolDefinitions, type ResolvedTools } from '../tools/static-tools.js';
 import { renderOpenApiSchema } from './openapi-schema.js';
+import { MetricsService } from '../../metrics/metrics.service.js';
 
 /** One HTTP answer of the OpenAPI routes: JSON on success, Go `http.Error`-style text otherwise. */
 export interface OpenApiReply {
@@ -67,7 +68,10 @@ export class OpenApiService {
     private readonly clickhouse: ClickHouseService,
     private readonly catalog: DynamicToolCatalog,
     private readonly schemaTools: SchemaTools,
+    private readonly metrics: MetricsService,
   ) {}
+
+  private readonly countBlockedClause = (clause: string): void => this.metrics.recordBlockedClause(clause);
 
   /** The caller's dynamic tools: the very list (and cache entry) MCP `tools/list` uses. Never throws. */
   async dynamicTools(ctx: McpCallContext, cfg: GatewayConfig = this.config.current): Promise<DynamicTool[]> {
@@ -100,12 +104,12 @@ export class OpenApiService {
   /**
    * `GET /openapi/execute_query?query=…` (the caller has checked the method and decoded `query`). The SQL
    * checks run in upstream's order (§E.1): length (413) → read-only guard (400, unless
-   * `server.openapi.allow_write_queries`) → nesting → SQL policy → blocked clauses (400).
+   * `server.openapi.allow_write_queries`) → nesting → blocked clauses → SQL policy (400).
    */
   async executeQuery(ctx: McpCallContext, query: string, params: URLSearchParams): Promise<OpenApiReply> {
     const cfg = this.config.current;
     const allowWrites = cfg.server.openapi.allow_write_queries && !cfg.clickhouse.read_only;
-    const failed = await checkSqlText(query, sqlCheckOptions(cfg, allowWrites ? 'off' : 'after-length'));
+    const failed = await checkSqlText(query, { ...sqlCheckOptions(cfg, allowWrites ? 'off' : 'after-length'), onBlockedClause: this.countBlockedClause });
     if (failed) return text(failed.step === 'length' ? 413 : 400, failed.message);
 
     // Settings come from query parameters named in the allowlist (non-empty values only), as in Go.
@@ -131,6 +135,7 @@ export class OpenApiService {
       await this.clickhouse.command(conn, query, { signal: ctx.signal, settings });
       return resultReply(STATUS_OK);
     } catch (err) {
+      if (isPolicyRefusal(err)) return text(400, err.userMessage);
       // Go does not shorten this one (it does for the dynamic tools).
       return text(500, `Query execution failed: ${executionErrorText(err)}`);
     }
@@ -170,12 +175,18 @@ export class OpenApiService {
       if (cfg.clickhouse.read_only) return text(403, WRITE_DISABLED_READ_ONLY);
       const sql = buildInsertSql(tool.database, tool.table, tool.params, args);
       if (!sql.ok) return text(400, `Failed to build query: ${sql.message}`);
-      const failed = await checkSqlText(sql.value, { readOnlyGuard: 'off', blockedClauses: cfg.server.blocked_query_clauses, policy });
+      const failed = await checkSqlText(sql.value, {
+        readOnlyGuard: 'off',
+        blockedClauses: cfg.server.blocked_query_clauses,
+        policy,
+        onBlockedClause: this.countBlockedClause,
+      });
       if (failed) return text(400, failed.message);
       try {
         await this.clickhouse.command(conn, sql.value, { signal: ctx.signal, settings });
         return resultReply(STATUS_OK);
       } catch (err) {
+        if (isPolicyRefusal(err)) return text(400, err.userMessage);
         return text(500, queryExecutionFailedText(executionErrorText(err)));
       }
     }
@@ -196,6 +207,7 @@ export class OpenApiService {
       });
       return resultReply(result);
     } catch (err) {
+      if (isPolicyRefusal(err)) return text(400, err.userMessage);
       return text(500, queryExecutionFailedText(executionErrorText(err)));
     }
   }

@@ -92,6 +92,8 @@ export interface QueryToolOptions {
   blockedClauses?: readonly string[];
   /** The SQL policy; defaults to the built-in one (local table functions only, protected settings). */
   policy?: SqlPolicy;
+  /** See SqlCheckOptions.onBlockedClause. */
+  onBlockedClause?: (clause: string) => void;
 }
 
 export interface QueryToolCall {
@@ -141,6 +143,7 @@ export async function validateQueryToolCall(
     maxNestingDepth: opts.maxNestingDepth,
     blockedClauses: opts.blockedClauses,
     policy,
+    onBlockedClause: opts.onBlockedClause,
   });
   if (failed) return { ok: false, message: failed.message };
 

@@ -110,6 +110,8 @@ export class McpToolsService {
     }
   }
 
+  private readonly countBlockedClause = (clause: string): void => this.metrics.recordBlockedClause(clause);
+
   private connection(ctx: McpCallContext, cfg: GatewayConfig): ConnectionSpec {
     return this.clickhouse.connectionFromConfig(cfg.clickhouse, ctx.connection.clickhouse);
   }
@@ -121,6 +123,7 @@ export class McpToolsService {
       maxQueryLength: limits.maxQueryLength,
       blockedClauses: cfg.server.blocked_query_clauses,
       policy: sqlPolicyFromConfig(cfg),
+      onBlockedClause: this.countBlockedClause,
     });
     if (!checked.ok) return rejected(checked.message);
     const { query, settings } = checked.value;
@@ -142,6 +145,7 @@ export class McpToolsService {
       await this.clickhouse.command(conn, query, { signal: ctx.signal, settings });
       return queryResultToolResult({ ...STATUS_OK, truncated: undefined });
     } catch (err) {
+      if (isPolicyRefusal(err)) return rejected(err.userMessage);
       return toolError(queryExecutionFailedText(executionErrorText(err)));
     }
   }
@@ -157,6 +161,7 @@ export class McpToolsService {
       readOnlyGuard: 'off',
       blockedClauses: tool.kind === 'write' ? cfg.server.blocked_query_clauses : undefined,
       policy: sqlPolicyFromConfig(cfg),
+      onBlockedClause: this.countBlockedClause,
     });
     if (failed) return rejected(failed.message);
     const conn = this.connection(ctx, cfg);
@@ -165,6 +170,7 @@ export class McpToolsService {
         await this.clickhouse.command(conn, sql, { signal: ctx.signal, settings });
         return { content: [{ type: 'text', text: writeToolSuccessText(tool.name) }] };
       } catch (err) {
+        if (isPolicyRefusal(err)) return rejected(err.userMessage);
         return toolError(writeToolFailedText(executionErrorText(err)));
       }
     }
@@ -180,6 +186,7 @@ export class McpToolsService {
       });
       return withMeta(queryResultToolResult(result, ''), result);
     } catch (err) {
+      if (isPolicyRefusal(err)) return rejected(err.userMessage);
       return toolError(queryExecutionFailedText(executionErrorText(err)));
     }
   }
@@ -195,6 +202,11 @@ export function executionErrorText(err: unknown): string {
     return `failed to execute query: ${code}message: ${err.userMessage}`;
   }
   return `failed to execute query: ${(err as Error)?.message ?? String(err)}`;
+}
+
+/** The data layer's last wall refused the SQL (its reason is a complete `Query rejected: …` text). */
+export function isPolicyRefusal(err: unknown): err is ClickHouseQueryError {
+  return err instanceof ClickHouseQueryError && err.kind === 'rejected';
 }
 
 function rejected(message: string): ToolCallResult {

@@ -16,10 +16,11 @@
 import { utf8Length } from '../../common/go-compat.js';
 import type { GatewayConfig } from '../../config/config.types.js';
 import { effectiveLimits } from '../../config/effective-limits.js';
+import { sqlPolicyFor } from '../../config/sql-policy-config.js';
 import { checkBlockedClauses } from '../../sql/blocked-clauses.js';
 import { loadSqlParser } from '../../sql/sql-parser.js';
 import { READ_ONLY_REJECTION, isReadOnlyStatement } from '../../sql/select-guard.js';
-import { findPolicyViolation, type SqlPolicy } from '../../sql/sql-policy.js';
+import { findPolicyViolationCached, type SqlPolicy } from '../../sql/sql-policy.js';
 import { scanSql } from '../../sql/sql-scan.js';
 
 /**
@@ -63,6 +64,8 @@ export interface SqlCheckOptions {
   /** `server.blocked_query_clauses`; empty or undefined = not checked. */
   blockedClauses?: readonly string[];
   policy: SqlPolicy;
+  /** Told the configured clause a refusal matched (metrics); not called for SQL that could not be parsed. */
+  onBlockedClause?: (clause: string) => void;
 }
 
 export type SqlCheckStep = 'read-only' | 'length' | 'nesting' | 'policy' | 'blocked-clause';
@@ -83,21 +86,20 @@ export async function checkSqlText(sql: string, opts: SqlCheckOptions): Promise<
   if (tooDeep) return { step: 'nesting', message: tooDeep };
   if (opts.blockedClauses && opts.blockedClauses.length > 0) {
     const blocked = await checkBlockedClauses(sql, opts.blockedClauses);
-    if (!blocked.ok) return { step: 'blocked-clause', message: blocked.message };
+    if (!blocked.ok) {
+      if (blocked.clause) opts.onBlockedClause?.(blocked.clause);
+      return { step: 'blocked-clause', message: blocked.message };
+    }
   }
   await loadSqlParser(); // once; the policy then also reads the real parse
-  const violation = findPolicyViolation(sql, opts.policy);
+  const violation = findPolicyViolationCached(sql, opts.policy);
   if (violation) return { step: 'policy', message: violation };
   return undefined;
 }
 
 /** The SQL policy a configuration asks for. */
 export function sqlPolicyFromConfig(cfg: GatewayConfig): SqlPolicy {
-  return {
-    allowedTableFunctions: cfg.server.allowed_table_functions,
-    embedded: cfg.clickhouse.protocol === 'embedded',
-    protectedSettings: cfg.server.protected_settings,
-  };
+  return sqlPolicyFor(cfg.server, cfg.clickhouse.protocol);
 }
 
 /** Check options from a configuration, for SQL a caller wrote (length cap, blocked clauses, policy). */
