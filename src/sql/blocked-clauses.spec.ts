@@ -26,7 +26,7 @@ describe('blocked_query_clauses (core.md vector 28)', () => {
     ['SELECT 1; SET max_threads=1', 'Query rejected: SET clause is not allowed'],
     ['EXPLAIN SELECT * FROM events', 'Query rejected: EXPLAIN clause is not allowed'],
   ])('rejects %s', async (sql, message) => {
-    expect(await checkBlockedClauses(sql, BLOCKED)).toEqual({ ok: false, message });
+    expect(await checkBlockedClauses(sql, BLOCKED)).toEqual({ ok: false, message, clause: /^Query rejected: (.*) clause is not allowed$/.exec(message)![1] });
   });
 
   it.each([
@@ -42,9 +42,9 @@ describe('blocked_query_clauses (core.md vector 28)', () => {
   });
 
   it('matches WHERE, WHERECLAUSE and PREWHERE entries, reporting the configured name', async () => {
-    expect(await checkBlockedClauses('SELECT a FROM t WHERE b = 1', ['WHERE'])).toEqual({ ok: false, message: 'Query rejected: WHERE clause is not allowed' });
-    expect(await checkBlockedClauses('SELECT a FROM t WHERE b = 1', ['whereclause'])).toEqual({ ok: false, message: 'Query rejected: WHERECLAUSE clause is not allowed' });
-    expect(await checkBlockedClauses('SELECT a FROM t PREWHERE b = 1', ['PREWHERE'])).toEqual({ ok: false, message: 'Query rejected: PREWHERE clause is not allowed' });
+    expect(await checkBlockedClauses('SELECT a FROM t WHERE b = 1', ['WHERE'])).toEqual({ ok: false, message: 'Query rejected: WHERE clause is not allowed', clause: 'WHERE' });
+    expect(await checkBlockedClauses('SELECT a FROM t WHERE b = 1', ['whereclause'])).toEqual({ ok: false, message: 'Query rejected: WHERECLAUSE clause is not allowed', clause: 'WHERECLAUSE' });
+    expect(await checkBlockedClauses('SELECT a FROM t PREWHERE b = 1', ['PREWHERE'])).toEqual({ ok: false, message: 'Query rejected: PREWHERE clause is not allowed', clause: 'PREWHERE' });
     expect(await checkBlockedClauses('SELECT a FROM t', ['WHERE', 'PREWHERE'])).toEqual({ ok: true });
   });
 
@@ -54,7 +54,7 @@ describe('blocked_query_clauses (core.md vector 28)', () => {
 
   it('finds clauses inside subqueries and joins', async () => {
     expect(await checkBlockedClauses('SELECT * FROM (SELECT * FROM t FORMAT JSON)', ['FORMAT']).then((r) => r.ok)).toBe(false);
-    expect(await checkBlockedClauses('SELECT * FROM a JOIN b ON a.id = b.id', ['JOIN'])).toEqual({ ok: false, message: 'Query rejected: JOIN clause is not allowed' });
-    expect(await checkBlockedClauses('SELECT x FROM (SELECT x FROM t WHERE y > 1)', ['WHERE'])).toEqual({ ok: false, message: 'Query rejected: WHERE clause is not allowed' });
+    expect(await checkBlockedClauses('SELECT * FROM a JOIN b ON a.id = b.id', ['JOIN'])).toEqual({ ok: false, message: 'Query rejected: JOIN clause is not allowed', clause: 'JOIN' });
+    expect(await checkBlockedClauses('SELECT x FROM (SELECT x FROM t WHERE y > 1)', ['WHERE'])).toEqual({ ok: false, message: 'Query rejected: WHERE clause is not allowed', clause: 'WHERE' });
   });
 });
