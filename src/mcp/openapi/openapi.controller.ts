@@ -10,7 +10,6 @@ import type { McpCallContext } from '../mcp-server.factory.js';
 import { BodyTooLargeError, checkHostAndOrigin, readBody } from '../transports/http-checks.js';
 import { effectiveLimits } from '../../config/effective-limits.js';
 import { crossSiteRefusal } from './openapi-fetch-site.js';
-import { validateExecuteQueryParams } from './openapi.dto.js';
 import { OpenApiService, type OpenApiReply } from './openapi.service.js';
 
 const EXECUTE_QUERY_PATH = '/openapi/execute_query';
@@ -81,6 +80,8 @@ export class OpenApiController {
     if (path.endsWith(EXECUTE_QUERY_PATH)) {
       if (req.method !== 'GET') return sendText(res, 405, 'Method not allowed');
       if (this.refused(req, res)) return;
+      // Loaded on first use: class-validator costs ~100 ms and ~12 MB at start-up, for a route many never call.
+      const { validateExecuteQueryParams } = await import('./openapi.dto.js');
       const checked = await validateExecuteQueryParams(params);
       if (!checked.ok) return sendText(res, 400, checked.message);
       return send(res, await this.openapi.executeQuery(this.callContext(req, res), checked.value.query, params));
