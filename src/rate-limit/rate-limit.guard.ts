@@ -13,7 +13,8 @@ import {
 } from '@nestjs/throttler';
 import { clientAddress } from '../common/http/client-address.js';
 import { getRequestContext } from '../common/request-context.js';
-import { ConfigStore } from '../config/config.store.js';
+import { ConfigService } from '@nestjs/config';
+import type { GatewayConfig } from '../config/config.types.js';
 import { jsonRpcErrorBody } from '../common/http/json-rpc-error-body.js';
 import { RATE_LIMIT_TEXT_BODY } from './rate-limit.decorators.js';
 
@@ -45,7 +46,7 @@ export class GatewayThrottlerGuard extends ThrottlerGuard {
     @InjectThrottlerOptions() options: ThrottlerModuleOptions,
     @InjectThrottlerStorage() storage: ThrottlerStorage,
     reflector: Reflector,
-    private readonly config: ConfigStore,
+    private readonly config: ConfigService<GatewayConfig, true>,
     @Inject(RATE_LIMIT_EXEMPT) private readonly exempt: readonly Type[],
   ) {
     super(options, storage, reflector);
@@ -53,7 +54,7 @@ export class GatewayThrottlerGuard extends ThrottlerGuard {
 
   /** The limit in force (requests per minute; 0 = off). */
   currentLimit(): number {
-    return this.config.current.server.rate_limit.requests_per_minute;
+    return this.config.get('server.rate_limit.requests_per_minute', { infer: true });
   }
 
   protected override async shouldSkip(context: ExecutionContext): Promise<boolean> {
@@ -65,7 +66,7 @@ export class GatewayThrottlerGuard extends ThrottlerGuard {
   protected override async getTracker(req: Record<string, any>): Promise<string> {
     const identity = getRequestContext(req as never)?.identity;
     if (identity && identity.kind !== 'static') return `id:${identity.cacheKey}`;
-    const address = clientAddress(req as IncomingMessage, this.config.current.server.rate_limit.proxy_hops);
+    const address = clientAddress(req as IncomingMessage, this.config.get('server.rate_limit.proxy_hops', { infer: true }));
     return `ip:${normalizeIp(address, IPV6_PREFIX)}`;
   }
 

@@ -1,7 +1,8 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
-import { ConfigStore } from '../config/config.store.js';
+import { ConfigService } from '@nestjs/config';
+import type { GatewayConfig } from '../config/config.types.js';
 import { HealthController } from '../health/health.controller.js';
 import { MetricsController } from '../metrics/metrics.controller.js';
 import { GatewayThrottlerGuard, RATE_LIMIT_EXEMPT, RATE_LIMIT_WINDOW_MS } from './rate-limit.guard.js';
@@ -15,13 +16,13 @@ import { GatewayThrottlerGuard, RATE_LIMIT_EXEMPT, RATE_LIMIT_WINDOW_MS } from '
 @Module({
   imports: [
     ThrottlerModule.forRootAsync({
-      inject: [ConfigStore],
-      useFactory: (config: ConfigStore) => ({
+      inject: [ConfigService],
+      useFactory: (config: ConfigService<GatewayConfig, true>) => ({
         throttlers: [
           {
             name: 'default',
             ttl: RATE_LIMIT_WINDOW_MS,
-            limit: () => config.current.server.rate_limit.requests_per_minute,
+            limit: () => config.get('server.rate_limit.requests_per_minute', { infer: true }),
             blockDuration: 0,
           },
         ],

@@ -4,7 +4,8 @@ import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { ROOT_LOGGER } from '../../common/logging/logging.module.js';
 import { getRequestContext, STATIC_IDENTITY } from '../../common/request-context.js';
-import { ConfigStore } from '../../config/config.store.js';
+import { ConfigService } from '@nestjs/config';
+import type { GatewayConfig } from '../../config/config.types.js';
 import { RateLimitTextBody } from '../../rate-limit/rate-limit.decorators.js';
 import type { McpCallContext } from '../mcp-server.factory.js';
 import { BodyTooLargeError, checkHostAndOrigin, readBody } from '../transports/http-checks.js';
@@ -55,7 +56,7 @@ export class OpenApiController {
 
   constructor(
     private readonly openapi: OpenApiService,
-    private readonly config: ConfigStore,
+    private readonly config: ConfigService<GatewayConfig, true>,
     @Inject(ROOT_LOGGER) logger: Logger,
   ) {
     this.log = logger.child({ context: 'openapi' });
@@ -92,8 +93,8 @@ export class OpenApiController {
       const name = trimSlashes(path.slice(TOOL_PREFIX.length));
       // §E.2: the whole body is capped at the effective max_query_length (inside the outer max_body_bytes),
       // and read before the catalog is looked up.
-      const bodyLimit = this.config.boot.server.max_body_bytes;
-      const jsonLimit = effectiveLimits(this.config.current.clickhouse).maxQueryLength;
+      const bodyLimit = this.config.get('server.max_body_bytes', { infer: true }); // restart-only: the boot value
+      const jsonLimit = effectiveLimits(this.config.get('clickhouse', { infer: true })).maxQueryLength;
       const limit = jsonLimit !== undefined && jsonLimit < bodyLimit ? jsonLimit : bodyLimit;
       let body: Buffer;
       try {
@@ -117,7 +118,7 @@ export class OpenApiController {
 
   /** The DNS-rebinding guard of the MCP routes and the cross-site browser guard, answered in Go's text style. */
   private refused(req: Request, res: Response): boolean {
-    const server = this.config.current.server;
+    const server = this.config.get('server', { infer: true });
     const refusal = checkHostAndOrigin(req, server);
     if (refusal) {
       sendText(res, refusal.status, refusal.message);

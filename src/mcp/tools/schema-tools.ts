@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { ClickHouseQueryError } from '../../clickhouse/clickhouse-error.js';
 import { ClickHouseService } from '../../clickhouse/clickhouse.service.js';
 import type { ConnectionSpec } from '../../clickhouse/clickhouse.types.js';
-import { ConfigStore } from '../../config/config.store.js';
+import { ConfigService } from '@nestjs/config';
+import type { GatewayConfig } from '../../config/config.types.js';
 import { checkUnknownArguments, normalizeArguments } from './arguments.js';
 import { sqlString } from '../../sql/sql-literals.js';
 import { toolError } from './result-format.js';
@@ -85,7 +86,7 @@ function optionalInt(args: Args, name: string, min: number, max: number, fallbac
 export class SchemaTools {
   constructor(
     private readonly clickhouse: ClickHouseService,
-    private readonly config: ConfigStore,
+    private readonly config: ConfigService<GatewayConfig, true>,
   ) {}
 
   definitions(): McpToolDefinition[] {
@@ -121,7 +122,7 @@ export class SchemaTools {
   }
 
   private async run(name: string, args: Args, rows: (sql: string, fallback?: string) => Promise<unknown[][]>): Promise<unknown> {
-    const defaultDb = this.config.current.clickhouse.database;
+    const defaultDb = this.config.get('clickhouse.database', { infer: true });
     switch (name) {
       case 'list_databases': {
         const found = await rows(
