@@ -129,13 +129,12 @@ export class JsonCompactReader {
     if (this.phase !== 'data' || this.pendingLength <= this.maxBytes) return false;
     this.pending = [];
     this.pendingLength = 0;
-    this.truncated = {
-      reason: 'max_result_bytes',
-      limit: this.maxBytes,
-      returned_rows: this.rows.length,
-      returned_bytes_approx: this.approxBytes,
-    };
+    this.truncate('max_result_bytes', this.maxBytes);
     return true;
+  }
+
+  private truncate(reason: Truncation['reason'], limit: number): void {
+    this.truncated = { reason, limit, returned_rows: this.rows.length, returned_bytes_approx: this.approxBytes };
   }
 
   /** The body ended. Throws the server's exception, or an error when the answer is incomplete or unreadable. */
@@ -233,12 +232,7 @@ export class JsonCompactReader {
     if (line.charCodeAt(end - 1) === 44 /* , */) end--;
 
     if (this.rows.length >= this.maxRows) {
-      this.truncated = {
-        reason: 'max_result_rows',
-        limit: this.maxRows,
-        returned_rows: this.rows.length,
-        returned_bytes_approx: this.approxBytes,
-      };
+      this.truncate('max_result_rows', this.maxRows);
       return true;
     }
 
@@ -266,12 +260,7 @@ export class JsonCompactReader {
     this.rows.push(values);
     this.approxBytes += rowSize(values, this.codecs);
     if (this.approxBytes > this.maxBytes) {
-      this.truncated = {
-        reason: 'max_result_bytes',
-        limit: this.maxBytes,
-        returned_rows: this.rows.length,
-        returned_bytes_approx: this.approxBytes,
-      };
+      this.truncate('max_result_bytes', this.maxBytes);
       return true;
     }
     return false;

@@ -27,7 +27,6 @@ export const RATE_LIMIT_WINDOW_MS = 60_000;
 /** IPv6 clients are grouped per /64, as one host usually owns one. */
 const IPV6_PREFIX = 64;
 
-export { clientAddress };
 
 /**
  * `@nestjs/throttler` for the gateway (global guard). `server.rate_limit.requests_per_minute` is read per

@@ -11,6 +11,7 @@ describe('clientAddress', () => {
   });
 
   it('takes the entry `hops` from the right, ignoring what the client prepended', () => {
+    expect(clientAddress(req('10.1.1.1', '1.2.3.4'), 1)).toBe('1.2.3.4');
     expect(clientAddress(req('10.1.1.1', 'spoofed, 1.2.3.4'), 1)).toBe('1.2.3.4');
     expect(clientAddress(req('10.1.1.1', 'spoofed, 1.2.3.4, 10.0.0.7'), 2)).toBe('1.2.3.4');
     expect(clientAddress(req('10.1.1.1', ['spoofed', ' 1.2.3.4 ']), 1)).toBe('1.2.3.4');
