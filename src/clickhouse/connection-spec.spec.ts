@@ -5,7 +5,6 @@ import type { ClickHouseConfig } from '../config/config.types.js';
 import { EMBEDDED_NOT_INSTALLED, deadlineMs, loadEmbeddedEngine } from './client-pool.js';
 import { ClickHouseQueryError } from './clickhouse-error.js';
 import { connectionFromConfig, describeConnection, dialAddress, poolKey, secretsOf } from './connection-spec.js';
-import { isSelectQuery } from '../sql/select-guard.js';
 import { sqlString } from '../sql/sql-literals.js';
 import { acceptsSettingsClause, appendSettingsClause, trimStatement } from './sql-text.js';
 
@@ -64,16 +63,6 @@ describe('pool keys and descriptions', () => {
 });
 
 describe('sql text helpers', () => {
-  it('classifies SQL with the one altinity-mcp IsSelectQuery (src/sql)', () => {
-    expect(isSelectQuery('SELECT 1')).toBe(true);
-    expect(isSelectQuery('  /* c */ -- x\n with a as (select 1) select * from a')).toBe(true);
-    expect(isSelectQuery('describe t')).toBe(true);
-    expect(isSelectQuery('SELECTX')).toBe(true);
-    expect(isSelectQuery('(SELECT 1)')).toBe(false);
-    expect(isSelectQuery('INSERT INTO t VALUES (1)')).toBe(false);
-    expect(isSelectQuery('# c\nSELECT 1')).toBe(false);
-  });
-
   it('appends inline SETTINGS safely', () => {
     expect(acceptsSettingsClause('SHOW TABLES')).toBe(false);
     expect(acceptsSettingsClause('-- c\nselect 1')).toBe(true);
