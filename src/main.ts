@@ -35,8 +35,18 @@ async function main(): Promise<void> {
   try {
     boot = { input, loaded: loadConfig(input) };
   } catch (err) {
-    if (err instanceof ConfigError) fail(['configuration error (nothing was started):', ...err.issues.map((i) => `  - ${i}`)]);
+    if (err instanceof ConfigError) {
+      const head = args.command === 'check-config' ? 'configuration error:' : 'configuration error (nothing was started):';
+      fail([head, ...err.issues.map((i) => `  - ${i}`)]);
+    }
     throw err;
+  }
+  if (args.command === 'check-config') {
+    // The very validation start-up runs (loadConfig), without starting anything or contacting ClickHouse.
+    for (const warning of boot.loaded.warnings) process.stdout.write(`warning: ${warning}\n`);
+    const source = boot.loaded.options.configFile ? ` (${boot.loaded.options.configFile}, env and flags)` : ' (env and flags, no config file)';
+    process.stdout.write(`configuration is valid${source}\n`);
+    return;
   }
 
   const logger = createRootLogger(boot.loaded.config.logging.level);

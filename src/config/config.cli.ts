@@ -1,7 +1,7 @@
 import { CONFIG_FIELDS, EXTRA_FLAGS } from './config.fields.js';
 import { closestMatch } from './did-you-mean.js';
 
-export type Command = 'serve' | 'version' | 'test-connection' | 'help';
+export type Command = 'serve' | 'version' | 'test-connection' | 'check-config' | 'help';
 
 export interface ParsedArgs {
   command: Command;
@@ -17,7 +17,7 @@ const VALUE_FLAGS = new Set<string>([
   ...CONFIG_FIELDS.filter((f) => f.kind !== 'bool' && f.flag).map((f) => f.flag!),
   ...Object.values(EXTRA_FLAGS).map((f) => f.flag),
 ]);
-const SUBCOMMANDS: ReadonlySet<string> = new Set(['version', 'test-connection', 'help']);
+const SUBCOMMANDS: ReadonlySet<string> = new Set(['version', 'test-connection', 'check-config', 'help']);
 
 /**
  * Parses argv the way altinity-mcp's CLI (urfave/cli) does: `--flag value`, `--flag=value`, `-flag value`;
@@ -33,7 +33,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
         command = arg as Command;
         continue;
       }
-      throw new CommandLineError(`unexpected argument "${arg}"; flags start with --, commands are: version, test-connection`);
+      throw new CommandLineError(`unexpected argument "${arg}"; flags start with --, commands are: version, test-connection, check-config`);
     }
     const body = arg.replace(/^--?/, '');
     const eq = body.indexOf('=');
@@ -77,6 +77,8 @@ export function helpText(version: string): string {
     'Commands:',
     '  version           print the version',
     '  test-connection   connect to ClickHouse with the configuration and list the tables of its database',
+    '  check-config      validate the configuration (file, env and flags) exactly as start-up does, and exit:',
+    '                    0 valid (warnings are printed), 2 invalid (every problem on its own line)',
     '',
     'Flags (each also read from the env var in brackets; flag > env > file > default):',
   ];

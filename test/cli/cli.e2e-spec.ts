@@ -72,3 +72,42 @@ describe('command line (core.md vectors 1, 2, 8 and the sub-commands)', () => {
     expect(r.stderr + r.stdout).not.toContain('not-the-password-x9');
   });
 });
+
+describe('check-config', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'check-config-'));
+  const file = (name: string, text: string): string => {
+    writeFileSync(join(dir, name), text);
+    return join(dir, name);
+  };
+
+  it('accepts a valid file (exit 0) and prints its warnings, without contacting ClickHouse', () => {
+    const path = file('ok.yaml', 'clickhouse:\n  host: ch.invalid\n  max_execution_time: 30\nserver:\n  transprot: http\n');
+    const r = run(['check-config', '--config', path]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('warning: ');
+    expect(r.stdout).toContain(`warning: unknown config key "server.transprot" is ignored; did you mean "server.transport"?`);
+    expect(r.stdout).toContain(`configuration is valid (${path}, env and flags)`);
+  });
+
+  it('refuses what start-up refuses, with the same lines and exit code', () => {
+    const path = file('bad.yaml', 'clickhouse:\n  port: 99999\nlogging:\n  level: verbose\nserver:\n  jwe:\n    enabled: true\n');
+    const check = run(['check-config', '--config', path]);
+    const boot = run(['--config', path]);
+    expect(check.code).toBe(2);
+    expect(boot.code).toBe(2);
+    const problems = (text: string) => text.split('\n').filter((l) => l.startsWith('  - '));
+    expect(problems(check.stderr).length).toBeGreaterThanOrEqual(2);
+    expect(problems(check.stderr)).toEqual(problems(boot.stderr));
+    expect(check.stderr).toContain('clickhouse.port');
+    expect(check.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('honours env and flags over the file, as start-up does', () => {
+    const path = file('env.yaml', 'clickhouse:\n  port: 8123\n');
+    expect(run(['check-config', '--config', path], { CLICKHOUSE_PORT: 'abc' }).stderr).toContain(
+      'clickhouse.port: got "abc", expected an integer from 1 to 65535 (from env CLICKHOUSE_PORT)',
+    );
+    expect(run(['check-config', '--config', path, '--clickhouse-port', '9000'], { CLICKHOUSE_PORT: 'abc' }).code).toBe(0);
+    expect(run(['check-config'], { CONFIG_FILE: path }).stdout).toContain(`configuration is valid (${path}, env and flags)`);
+  });
+});
