@@ -51,7 +51,6 @@ function helmHome(): string {
 }
 
 /** A Kubernetes object as rendered (loosely typed: tests read what they assert). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type K8sObject = Record<string, any>;
 
 /** `helm template` with the given values files and --set pairs; throws with helm's stderr when it fails. */
