@@ -1,18 +1,91 @@
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
 import { parseArgs } from './config.cli.js';
-import { loadConfig } from './config.loader.js';
+import { ConfigError, loadConfig } from './config.loader.js';
 
 const DIR = fileURLToPath(new URL('../../config/', import.meta.url));
 
+const OAUTH_NOT_YET = 'server.oauth.enabled: OAuth is not available in this version of the gateway yet; disable it';
+const JWE_NOT_YET = 'server.jwe.enabled: JWE authentication is not available in this version of the gateway yet; disable it';
+const MULTICLUSTER_NOT_YET = 'multicluster.enabled: multicluster routing is not available in this version of the gateway yet; disable it';
+
+// The examples keep secrets out of the file and name the env vars instead; loaded here as a deployment would.
+const OAUTH_SECRETS = { MCP_OAUTH_CLIENT_SECRET: 'client-secret-from-a-k8s-secret', MCP_OAUTH_SIGNING_SECRET: 'a-signing-secret-of-at-least-32-bytes!!' };
+
+/**
+ * Examples for features this version does not have yet: everything in them is valid except the switch itself,
+ * refused with exactly these lines. When JWE, OAuth and multicluster land, these entries flip to "loads
+ * without errors or warnings" (move the file out of this table).
+ */
+const NOT_YET: Record<string, { env: Record<string, string>; issues: string[] }> = {
+  'jwe.example.yaml': { env: { MCP_JWE_SECRET_KEY: 'jwe-secret-from-a-k8s-secret' }, issues: [JWE_NOT_YET] },
+  'oauth-resource-server.example.yaml': { env: {}, issues: [OAUTH_NOT_YET] },
+  'oauth-broker-google.example.yaml': { env: OAUTH_SECRETS, issues: [OAUTH_NOT_YET] },
+  'oauth-broker-auth0.example.yaml': { env: OAUTH_SECRETS, issues: [OAUTH_NOT_YET] },
+  'oauth-broker-keycloak.example.yaml': { env: OAUTH_SECRETS, issues: [OAUTH_NOT_YET] },
+  // Multicluster requires OAuth (auth spec §3.2), so both switches are refused.
+  'multicluster.example.yaml': { env: OAUTH_SECRETS, issues: [OAUTH_NOT_YET, MULTICLUSTER_NOT_YET] },
+};
+
+const load = (file: string, env: Record<string, string> = {}) => loadConfig({ args: parseArgs(['--config', `${DIR}${file}`]), env });
+
 describe('the example files in config/', () => {
   const files = readdirSync(DIR).filter((f) => /\.(ya?ml|json)$/.test(f));
+  const available = files.filter((f) => !(f in NOT_YET));
 
-  it('exist', () => expect(files.length).toBeGreaterThanOrEqual(3));
+  it('cover every mode', () => {
+    for (const name of [
+      'minimal.example.yaml',
+      'readonly-analyst.example.yaml',
+      'demo.yaml',
+      'production.example.yaml',
+      'stdio.example.yaml',
+      ...Object.keys(NOT_YET),
+    ]) {
+      expect(files).toContain(name);
+    }
+  });
 
-  it.each(files)('%s loads without errors or warnings', (file) => {
-    const loaded = loadConfig({ args: parseArgs(['--config', `${DIR}${file}`]), env: {} });
+  it.each(files)('%s starts with comments saying what it is for', (file) => {
+    expect(readFileSync(`${DIR}${file}`, 'utf8')).toMatch(/^# \S.{20,}\n#/);
+  });
+
+  it.each(available)('%s loads without errors or warnings', (file) => {
+    const loaded = load(file);
     expect(loaded.warnings).toEqual([]);
+  });
+
+  it.each(Object.entries(NOT_YET))('%s is valid but for the "not available yet" refusal', (file, { env, issues }) => {
+    let refusal: unknown;
+    try {
+      load(file, env);
+    } catch (err) {
+      refusal = err;
+    }
+    expect(refusal).toBeInstanceOf(ConfigError);
+    expect((refusal as ConfigError).issues).toEqual(issues);
+  });
+
+  it.each(Object.entries(NOT_YET))('%s with its switches off loads without errors or warnings (no unknown keys)', (file, { env }) => {
+    const doc = parse(readFileSync(`${DIR}${file}`, 'utf8')) as {
+      server: { jwe?: { enabled: boolean }; oauth?: { enabled: boolean } };
+      multicluster?: { enabled: boolean };
+    };
+    for (const block of [doc.server.jwe, doc.server.oauth, doc.multicluster]) if (block) block.enabled = false;
+    const copy = join(mkdtempSync(join(tmpdir(), 'config-example-')), file);
+    writeFileSync(copy, stringify(doc));
+    const loaded = loadConfig({ args: parseArgs(['--config', copy]), env });
+    expect(loaded.warnings).toEqual([]);
+  });
+
+  it('the read-only analyst example really is read-only and limited', () => {
+    const { config } = load('readonly-analyst.example.yaml');
+    expect(config.clickhouse.read_only).toBe(true);
+    expect(config.server.tools.map((t) => t.name)).toEqual(['execute_query']);
+    expect(config.clickhouse.max_result_rows).toBe(200);
   });
 });
