@@ -42,20 +42,20 @@ function buildSteps(ctx, build, rootfs) {
     // `npm cache clean --force` only shrinks the image layer; here it would empty the machine's shared npm cache.
     ['RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force', () => npm(app, 'ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund')],
     ['COPY --from=build /src/dist/ dist/', () => copy(join(build, 'dist'), join(app, 'dist'))],
-    ['COPY docker/entrypoint.sh /docker/entrypoint.sh', () => {
+    ['COPY docker/entrypoint.sh docker/gateway.sh /docker/', () => {
       mkdirSync(join(rootfs, 'docker'), { recursive: true });
-      copyFileSync(join(ctx, 'docker/entrypoint.sh'), join(rootfs, 'docker/entrypoint.sh'));
+      for (const f of ['entrypoint.sh', 'gateway.sh']) copyFileSync(join(ctx, 'docker', f), join(rootfs, 'docker', f));
     }],
     [
-      'RUN chmod 0555 dist/main.js dist/cli/jwe-token-generator.js /docker/entrypoint.sh \\\n' +
-        ' && ln -s /app/dist/main.js /usr/local/bin/clickhouse-mcp-gateway \\\n' +
-        ' && ln -s /app/dist/main.js /usr/local/bin/altinity-mcp \\\n' +
+      'RUN chmod 0555 dist/main.js dist/cli/jwe-token-generator.js /docker/entrypoint.sh /docker/gateway.sh \\\n' +
+        ' && ln -s /docker/gateway.sh /usr/local/bin/clickhouse-mcp-gateway \\\n' +
+        ' && ln -s /docker/gateway.sh /usr/local/bin/altinity-mcp \\\n' +
         ' && ln -s /app/dist/cli/jwe-token-generator.js /usr/local/bin/jwe-token-generator',
       () => {
-        for (const f of [join(app, 'dist/main.js'), join(app, 'dist/cli/jwe-token-generator.js'), join(rootfs, 'docker/entrypoint.sh')]) chmodSync(f, 0o555);
+        for (const f of [join(app, 'dist/main.js'), join(app, 'dist/cli/jwe-token-generator.js'), join(rootfs, 'docker/entrypoint.sh'), join(rootfs, 'docker/gateway.sh')]) chmodSync(f, 0o555);
         // Relative links: the same targets as the image's absolute ones, inside this relocated root.
         const bin = join(rootfs, 'usr/local/bin');
-        for (const [name, target] of [['clickhouse-mcp-gateway', 'app/dist/main.js'], ['altinity-mcp', 'app/dist/main.js'], ['jwe-token-generator', 'app/dist/cli/jwe-token-generator.js']]) {
+        for (const [name, target] of [['clickhouse-mcp-gateway', 'docker/gateway.sh'], ['altinity-mcp', 'docker/gateway.sh'], ['jwe-token-generator', 'app/dist/cli/jwe-token-generator.js']]) {
           symlinkSync(relative(bin, join(rootfs, target)), join(bin, name));
         }
       },

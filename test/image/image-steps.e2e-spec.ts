@@ -114,9 +114,10 @@ describe('the image built and started without a container engine', () => {
     expect(run.tool_answer).toMatchObject({ rows: [[42]] });
     expect(run.in_flight_answer).toMatchObject({ rows: [[0, 7]] });
     expect(run.stop_seconds as number).toBeLessThanOrEqual(5);
-    // Idle RSS with the image's NODE_OPTIONS; the goal is 120 MB (see README, "Container image"), this bound
-    // catches regressions beyond the measured 120-135 MB.
-    expect(run.idle_rss_mb as number).toBeLessThanOrEqual(150);
+    // Idle RSS with the image's V8 flags (NODE_OPTIONS and docker/gateway.sh); the goal is 120 MB (see README,
+    // "Container image"): measured 103-104 MB on Node 20, 118-121 on 24, 120-125 on 26 (the WASM SQL parser is loaded
+    // by the tool call). This bound catches regressions without failing on this machine's noise.
+    expect(run.idle_rss_mb as number).toBeLessThanOrEqual(130);
     console.log(`image on Node ${run.node}: start ${run.startup_seconds} s, idle RSS ${run.idle_rss_mb} MB (NODE_OPTIONS=${run.node_options}), SIGTERM → exit 0 in ${run.stop_seconds} s`);
   }, 240_000);
 });
