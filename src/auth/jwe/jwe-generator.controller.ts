@@ -6,6 +6,7 @@ import { ROOT_LOGGER } from '../../common/logging/logging.module.js';
 import { ConfigStore } from '../../config/config.store.js';
 import type { JweConfig } from '../../config/config.types.js';
 import { BodyTooLargeError, readBody } from '../../mcp/transports/http-checks.js';
+import { INCOMPLETE_CONNECTION } from './jwe-claims.js';
 import { mintJweToken, type JweConnectionClaims } from './jwe-token.js';
 import { INVALID_TLS_MATERIAL_PATH, resolveTlsMaterialPath } from './tls-material.js';
 
@@ -15,7 +16,6 @@ export const GENERATOR_MAX_BODY_BYTES = 64 * 1024;
 export const GENERATOR_MIN_ADMIN_TOKEN_BYTES = 32;
 const DEFAULT_EXPIRY_SECONDS = 3600;
 const DEFAULT_MAX_EXPIRY_SECONDS = 86_400;
-export const INCOMPLETE_REQUEST = 'jwe: token must carry host and username claims';
 export const EXPIRY_OUT_OF_RANGE = 'expiry must be positive and within max_expiry_seconds';
 
 /** Go's `http.Error`: text/plain, nosniff, the message and a newline. Never cached: answers of a token mint. */
@@ -96,7 +96,7 @@ export class JweGeneratorController {
     const parsed = await parseJweTokenRequest(body);
     if (!parsed.ok) return sendText(res, 400, parsed.message);
     const request = parsed.value;
-    if (isBlank(request.host) || isBlank(request.username)) return sendText(res, 400, INCOMPLETE_REQUEST);
+    if (isBlank(request.host) || isBlank(request.username)) return sendText(res, 400, INCOMPLETE_CONNECTION);
 
     const maxExpiry = jwe.token_generator.max_expiry_seconds > 0 ? jwe.token_generator.max_expiry_seconds : DEFAULT_MAX_EXPIRY_SECONDS;
     const expiry = request.expiry === undefined || request.expiry === 0 ? DEFAULT_EXPIRY_SECONDS : request.expiry;

@@ -1,15 +1,13 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { MAX_JWE_TOKEN_LENGTH } from './jwe-token.js';
 
 /**
  * Where a JWE token is looked for in a request, and which MCP paths exist in JWE mode (auth spec §1.5, upstream
  * §D.1). Pure functions: the guard decides, the controllers never see a token.
  */
 
-/**
- * Longer candidates are refused as malformed before any decryption. A Go-minted token with every claim and TLS
- * paths is well under 2 KB; 16 KiB leaves room for long passwords and still bounds the work per request.
- */
-export const MAX_JWE_TOKEN_LENGTH = 16 * 1024;
+/** Longer candidates are refused as malformed before any decryption (the core's bound). */
+export { MAX_JWE_TOKEN_LENGTH };
 
 /** How an MCP path is served in JWE-only mode. */
 export type JweMcpRoute =

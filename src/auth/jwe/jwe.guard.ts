@@ -10,13 +10,9 @@ import { ConfigStore } from '../../config/config.store.js';
 import { MetricsService } from '../../metrics/metrics.service.js';
 import { AUTH_SURFACE, type AuthSurface, setMcpMount } from '../auth-surface.js';
 import { JweAuthenticator, type JweAuthResult } from './jwe-authenticator.js';
+import { INVALID_JWE_TOKEN, MISSING_JWE_TOKEN } from './jwe-token.js';
 import { classifyJweMcpPath, MAX_JWE_TOKEN_LENGTH, requestJweToken, stripOneTrailingSlash } from './jwe-request-token.js';
 
-/** The texts of a refusal on the MCP transport (JSON-RPC error body). */
-export const MISSING_JWE_TOKEN = 'missing JWE token';
-export const INVALID_JWE_TOKEN = 'invalid JWE token';
-/** upstream §B.2: the text of a decryptable token without host or username (both surfaces). */
-export const INCOMPLETE_JWE_TOKEN = 'jwe: token must carry host and username claims';
 /** OpenAPI texts, as upstream's `http.Error` writes them (auth spec §1.5). */
 export const OPENAPI_MISSING_TOKEN = 'Missing authentication token';
 export const OPENAPI_INVALID_TOKEN = 'Invalid authentication token';
