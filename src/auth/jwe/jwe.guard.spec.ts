@@ -3,7 +3,7 @@ import { Controller } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { describe, expect, it, vi } from 'vitest';
 import { getRequestContext } from '../../common/request-context.js';
-import { initRequestMeta, routeTemplateOf } from '../../common/http/request-meta.js';
+import { initRequestMeta, loggablePath, routeTemplateOf } from '../../common/http/request-meta.js';
 import type { ConfigStore } from '../../config/config.store.js';
 import type { MetricsService } from '../../metrics/metrics.service.js';
 import { AuthenticatedSurface, mcpMountOf } from '../auth-surface.js';
@@ -123,6 +123,7 @@ describe('JweGuard', () => {
     expect(ctx.requestId).toBe('req-1');
     expect(mcpMountOf(req as never)).toEqual({ prefix: '/good' });
     expect(routeTemplateOf(req as never)).toBe('/{token}');
+    expect(loggablePath(req as never)).toBe('/{token}');
     expect(recorded).toEqual(['ok']);
   });
 

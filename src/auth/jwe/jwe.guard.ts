@@ -4,7 +4,7 @@ import { type CanActivate, type ExecutionContext, HttpException, Injectable } fr
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { jsonRpcErrorBody } from '../../common/http/json-rpc-error-body.js';
-import { getRequestId, setRouteTemplate } from '../../common/http/request-meta.js';
+import { getRequestId, markSecretPath, setRouteTemplate } from '../../common/http/request-meta.js';
 import { setRequestContext } from '../../common/request-context.js';
 import { ConfigStore } from '../../config/config.store.js';
 import { MetricsService } from '../../metrics/metrics.service.js';
@@ -65,6 +65,8 @@ export class JweGuard implements CanActivate {
     const http = context.switchToHttp();
     const req = http.getRequest<Request>();
     const res = http.getResponse<ServerResponse>();
+    // In JWE mode any path of these surfaces may hold a token, whole or cut: logs show the route template.
+    markSecretPath(req);
     return surface === 'mcp' ? this.authenticateMcp(req, res) : this.authenticateOpenApi(req, res);
   }
 
