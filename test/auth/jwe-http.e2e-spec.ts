@@ -83,7 +83,8 @@ describe('JWE over HTTP (streamable HTTP, OpenAPI)', () => {
 
   it('headers carry tokens too: Authorization Bearer/Basic and x-altinity-mcp-key at the pathless /', async () => {
     const token = await chToken('tester', 'secret');
-    for (const headers of [{ Authorization: `Bearer ${token}` }, { Authorization: `Basic ${token}` }, { 'x-altinity-mcp-key': token }]) {
+    const variants: Array<Record<string, string>> = [{ Authorization: `Bearer ${token}` }, { Authorization: `Basic ${token}` }, { 'x-altinity-mcp-key': token }];
+    for (const headers of variants) {
       const res = await toolCall(gw.url, '/', 'SELECT 42 AS answer', headers);
       expect(res.status).toBe(200);
       expect(res.body).toContain('42');
