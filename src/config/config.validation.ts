@@ -1,4 +1,3 @@
-import { isAbsolute } from 'node:path';
 import { ALWAYS_BLOCKED_INPUT_SETTINGS, DEFAULT_PROTECTED_SETTINGS, isValidSettingPattern, protectedBy } from '../sql/protected-settings.js';
 import { isOutboundName } from '../sql/table-functions.js';
 import type { GatewayConfig } from './config.types.js';
@@ -143,9 +142,6 @@ export function validateConfig(cfg: GatewayConfig, issues: string[], warnings: s
     issues.push('server.jwe.enabled: JWE encryption is enabled but no JWE secret key is provided');
   }
   checkJweTokenGenerator(cfg, issues);
-  if (srv.jwe.tls_material_dir !== '' && !isAbsolute(srv.jwe.tls_material_dir)) {
-    issues.push('server.jwe.tls_material_dir: must be an absolute directory path');
-  }
   // OAuth and multicluster exist in the config so files written for altinity-mcp load, but the gateway
   // refuses to start with them on rather than serve requests it cannot authenticate. (JWE together with OAuth
   // is refused through the OAuth rule.)
