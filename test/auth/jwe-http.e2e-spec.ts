@@ -265,3 +265,19 @@ describe('JWE off: nothing changes', () => {
     }
   });
 });
+
+describe('JWE and the rate limiter', () => {
+  it('the guard runs first: each token is its own budget, whatever the address', async () => {
+    const gw = await startGateway(jweFlags(['--rate-limit-requests-per-minute', '2']));
+    try {
+      const [a, b] = await Promise.all([chToken('tester', 'secret'), chToken('default', undefined)]);
+      expect((await toolCall(gw.url, `/${a}`, 'SELECT 1')).status).toBe(200);
+      expect((await toolCall(gw.url, `/${a}`, 'SELECT 1')).status).toBe(200);
+      expect((await toolCall(gw.url, `/${a}`, 'SELECT 1')).status).toBe(429);
+      // Same client address, another token: a fresh budget (with an address-keyed limiter this would be 429).
+      expect((await toolCall(gw.url, `/${b}`, 'SELECT 1')).status).toBe(200);
+    } finally {
+      await gw.close();
+    }
+  });
+});
