@@ -184,6 +184,51 @@ async function concurrent(name, sql, raw, mcps) {
   record({ scenario: `${name} x${CONCURRENCY} throughput`, unit: 'calls/s', raw: rawTp, gateway: gwTp, ratio: gwTp / rawTp, target: '>= 0.75x', pass: gwTp / rawTp >= 0.75 });
 }
 
+/**
+ * What JWE authentication adds to one `execute_query`: a no-auth gateway and a JWE gateway (same build, same
+ * ClickHouse), SDK clients at `/` and at `/{token}`, calls interleaved so drift hits both; the row is the p50
+ * difference. The token is the same on every call, as a real client sends it (the core caches verified tokens).
+ */
+async function jweOverhead() {
+  const { mintJweToken } = await import(new URL('../dist/auth/jwe/jwe-token.js', import.meta.url).href);
+  const secret = 'bench-jwe-secret';
+  const token = await mintJweToken(
+    { host: '127.0.0.1', port: CH_PORT, username: 'default', exp: Math.floor(Date.now() / 1000) + 3600 },
+    { jweSecretKey: secret, jwtSecretKey: 'bench-jwt-secret' },
+  );
+  const plain = await startGateway();
+  const jwe = await startGateway(['--allow-jwe-auth', '--jwe-secret-key', secret, '--jwt-secret-key', 'bench-jwt-secret']);
+  const plainClient = await mcpClient(plain.url);
+  const jweClient = new Client({ name: 'bench', version: '1' });
+  await jweClient.connect(new StreamableHTTPClientTransport(new URL(`${jwe.url}/${token}`)));
+  const call = (client) => async () => {
+    const r = await client.callTool({ name: 'execute_query', arguments: { query: 'SELECT 1' } });
+    if (r.isError) throw new Error(r.content[0].text);
+  };
+  const plainT = [];
+  const jweT = [];
+  for (let i = 0; i < 50; i++) {
+    await call(plainClient)();
+    await call(jweClient)();
+  }
+  for (let i = 0; i < SEQ_CALLS; i++) {
+    // Alternate which side goes first, so neither always gets the warmer socket.
+    if (i % 2 === 0) {
+      plainT.push(await timed(call(plainClient)));
+      jweT.push(await timed(call(jweClient)));
+    } else {
+      jweT.push(await timed(call(jweClient)));
+      plainT.push(await timed(call(plainClient)));
+    }
+  }
+  plainT.sort((a, b) => a - b);
+  jweT.sort((a, b) => a - b);
+  const added = pct(jweT, 50) - pct(plainT, 50);
+  record({ scenario: 'JWE execute_query p50 added over no auth', unit: 'ms', raw: pct(plainT, 50), gateway: pct(jweT, 50), target: '<= 0.15 ms added', added_ms: added, pass: added <= 0.15 });
+  await Promise.all([plainClient.close(), jweClient.close()]);
+  await Promise.all([plain.stop(), jwe.stop()]);
+}
+
 async function toolCallOverHttp(gw, query) {
   const res = await fetch(`${gw.url}/`, {
     method: 'POST',
@@ -247,47 +292,66 @@ async function main() {
   log(`machine: ${machine}`);
   const raw = createClient({ url: CH_URL, keep_alive: { enabled: true } });
   try {
-    // Boot to ready and idle RSS, median of 5 starts.
-    const boots = [];
-    let idle = 0;
-    for (let i = 0; i < 5; i++) {
-      const gw = await startGateway();
-      boots.push(gw.bootMs);
-      await new Promise((r) => setTimeout(r, 1000));
-      idle = Math.max(idle, rssKb(gw.pid) / 1024);
-      await gw.stop();
-    }
-    boots.sort((a, b) => a - b);
-    record({ scenario: 'boot to /readyz 200 (median of 5)', unit: 'ms', gateway: boots[2], target: '<= 1500 ms', pass: boots[2] <= 1500 });
-    record({ scenario: 'idle RSS after boot (max of 5)', unit: 'MB', gateway: idle, target: '<= 120 MB', pass: idle <= 120 });
-
-    // Caps raised so that both sides return all 1000 rows (the default cap is 500 rows / 50 KB).
-    const gw = await startGateway(['--clickhouse-max-result-rows', '1000', '--clickhouse-max-result-bytes', '1000000']);
-    const mcp = await mcpClient(gw.url);
-    await sequential('SELECT 1', 'SELECT 1', raw, mcp);
-    await sequential('1000 rows', 'SELECT number, toString(number) FROM system.numbers LIMIT 1000', raw, mcp);
-    const mcps = await Promise.all(Array.from({ length: CONCURRENCY }, () => mcpClient(gw.url)));
-    await concurrent('SELECT 1', 'SELECT 1', raw, mcps);
-    await Promise.all([...mcps, mcp].map((c) => c.close()));
-    // Informational: what the process holds once every layer has been used (the SQL parser is loaded on first use).
-    record({ scenario: 'RSS after the latency runs (informational)', unit: 'MB', gateway: rssKb(gw.pid) / 1024, target: '-', pass: undefined });
-    await gw.stop();
-
-    const defaults = await startGateway();
-    await bigResult('default caps (500 rows / 50 KB)', defaults);
-    await defaults.stop();
-
-    const raised = await startGateway(['--clickhouse-max-result-rows', '100000', '--clickhouse-max-result-bytes', '10000000']);
-    await bigResult('cap raised (100k rows / 10 MB)', raised);
-    await raised.stop();
+    // `BENCH_ONLY=jwe npm run bench`: just the JWE row (quick to re-measure after an auth change).
+    if (process.env.BENCH_ONLY === 'jwe') await jweOverhead();
+    else await allScenarios(raw);
   } finally {
     await raw.close();
     stopClickHouse();
   }
+  printTable(machine);
+}
 
+async function allScenarios(raw) {
+  // Boot to ready and idle RSS, median of 5 starts.
+  const boots = [];
+  let idle = 0;
+  for (let i = 0; i < 5; i++) {
+    const gw = await startGateway();
+    boots.push(gw.bootMs);
+    await new Promise((r) => setTimeout(r, 1000));
+    idle = Math.max(idle, rssKb(gw.pid) / 1024);
+    await gw.stop();
+  }
+  boots.sort((a, b) => a - b);
+  record({ scenario: 'boot to /readyz 200 (median of 5)', unit: 'ms', gateway: boots[2], target: '<= 1500 ms', pass: boots[2] <= 1500 });
+  record({ scenario: 'idle RSS after boot (max of 5)', unit: 'MB', gateway: idle, target: '<= 120 MB', pass: idle <= 120 });
+
+  // Caps raised so that both sides return all 1000 rows (the default cap is 500 rows / 50 KB).
+  const gw = await startGateway(['--clickhouse-max-result-rows', '1000', '--clickhouse-max-result-bytes', '1000000']);
+  const mcp = await mcpClient(gw.url);
+  await sequential('SELECT 1', 'SELECT 1', raw, mcp);
+  await sequential('1000 rows', 'SELECT number, toString(number) FROM system.numbers LIMIT 1000', raw, mcp);
+  const mcps = await Promise.all(Array.from({ length: CONCURRENCY }, () => mcpClient(gw.url)));
+  await concurrent('SELECT 1', 'SELECT 1', raw, mcps);
+  await Promise.all([...mcps, mcp].map((c) => c.close()));
+  // Informational: what the process holds once every layer has been used (the SQL parser is loaded on first use).
+  record({ scenario: 'RSS after the latency runs (informational)', unit: 'MB', gateway: rssKb(gw.pid) / 1024, target: '-', pass: undefined });
+  await gw.stop();
+
+  await jweOverhead();
+
+  const defaults = await startGateway();
+  await bigResult('default caps (500 rows / 50 KB)', defaults);
+  await defaults.stop();
+
+  const raised = await startGateway(['--clickhouse-max-result-rows', '100000', '--clickhouse-max-result-bytes', '10000000']);
+  await bigResult('cap raised (100k rows / 10 MB)', raised);
+  await raised.stop();
+}
+
+function printTable(machine) {
   const fmt = (v) => (typeof v === 'number' ? v.toFixed(v < 10 ? 2 : 1) : v ?? '');
   const verdict = (r) => (r.pass === undefined ? 'info' : r.pass ? 'PASS' : 'FAIL');
-  const rows = results.map((r) => [r.scenario, fmt(r.raw), fmt(r.gateway), r.unit, r.ratio ? `${r.ratio.toFixed(2)}x` : '', r.target, verdict(r)]);
+  const rows = results.map((r) => [
+    r.scenario,
+    fmt(r.raw),
+    fmt(r.gateway),
+    r.unit,
+    r.ratio ? `${r.ratio.toFixed(2)}x` : r.added_ms !== undefined ? `+${r.added_ms.toFixed(3)} ms` : '',
+    r.target,
+    verdict(r),
+  ]);
   const header = ['scenario', 'raw', 'gateway', 'unit', 'ratio', 'target', 'result'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
   const line = (cells) => `| ${cells.map((c, i) => String(c).padEnd(widths[i])).join(' | ')} |`;

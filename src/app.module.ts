@@ -1,5 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { Logger } from 'pino';
+import { JweHttpModule } from './auth/jwe/jwe-http.module.js';
 import { ClickHouseModule } from './clickhouse/clickhouse.module.js';
 import { EventsModule } from './common/events/events.module.js';
 import { HttpPipelineModule } from './common/http/http-pipeline.module.js';
@@ -31,6 +32,9 @@ export class AppModule {
         MetricsModule,
         ClickHouseModule,
         HealthModule,
+        // Before RateLimitModule: its global guard must run first (per-token budgets); its literal route
+        // (/jwe-token-generator) is registered ahead of the MCP catch-all.
+        JweHttpModule,
         RateLimitModule,
         // Before McpModule: its routes must be matched ahead of the MCP catch-all.
         OpenApiModule.forRoot(boot),

@@ -91,3 +91,57 @@ describe('client pool helpers', () => {
     expect((err as ClickHouseQueryError).kind).toBe('unreachable');
   });
 });
+
+describe('connectionFromConfig: a self-contained (JWE token) connection', () => {
+  const operator = () =>
+    base({
+      host: 'operator-host',
+      connect_host: '10.0.0.25',
+      port: 8443,
+      database: 'operator_db',
+      username: 'operator-user',
+      password: 'operator-password',
+      protocol: 'embedded',
+      tls: { enabled: true, ca_cert: '/op/ca.pem', client_cert: '/op/c.pem', client_key: '/op/k.pem', insecure_skip_verify: true },
+      http_headers: { Authorization: 'Bearer operator-bearer', 'X-Static': '1' },
+      extra_settings: { custom_scope: 'operator-setting' },
+      read_only: true,
+      max_execution_time: 17,
+    });
+
+  it('takes endpoint, credentials and TLS from the token only; keeps the operator guard rails', () => {
+    const spec = connectionFromConfig(operator(), {
+      selfContained: true,
+      host: '[::1]',
+      username: 'alice',
+      tls: true,
+      tlsMaterial: { caCert: '/allowed/ca.pem', insecureSkipVerify: true },
+    });
+    expect(spec).toEqual({
+      protocol: 'http',
+      host: '::1',
+      port: 8123,
+      database: '',
+      username: 'alice',
+      password: '',
+      tls: { enabled: true, caCert: '/allowed/ca.pem', clientCert: undefined, clientKey: undefined, insecureSkipVerify: true },
+      httpHeaders: {},
+      settings: { custom_scope: 'operator-setting' },
+      maxExecutionTime: 17,
+      readOnly: true,
+      embeddedPath: '',
+    });
+    expect(secretsOf(spec)).toEqual([]);
+    expect(JSON.stringify(spec)).not.toMatch(/operator-password|operator-bearer|10\.0\.0\.25|\/op\//);
+  });
+
+  it('two token users on the same host get different pooled clients; the same token tuple shares one', () => {
+    const cfg = operator();
+    const a = connectionFromConfig(cfg, { selfContained: true, host: 'h', username: 'a', password: 'x' });
+    const b = connectionFromConfig(cfg, { selfContained: true, host: 'h', username: 'b', password: 'x' });
+    const a2 = connectionFromConfig(cfg, { selfContained: true, host: 'h', username: 'a', password: 'x' });
+    expect(poolKey(a)).not.toBe(poolKey(b));
+    expect(poolKey(a)).toBe(poolKey(a2));
+    expect(poolKey(a)).not.toBe(poolKey(connectionFromConfig(cfg, { selfContained: true, host: 'h', username: 'a', password: 'y' })));
+  });
+});

@@ -33,8 +33,43 @@ function splitBearerHeader(headers: Record<string, string>, tls: boolean): { hea
   return { headers: copy };
 }
 
+/** Default ClickHouse HTTP port of a self-contained (token) connection; the operator's port is never used. */
+export const DEFAULT_HTTP_PORT = 8123;
+
+/**
+ * A self-contained connection (upstream §B.2): endpoint, credentials and TLS from the overrides only; the
+ * operator contributes its guard rails (read-only, execution time, settings) and nothing that would let a
+ * token borrow its identity (credentials, headers such as `Authorization`, client certificates, roles) or
+ * its network position (`connect_host`). Always HTTP: the gateway has no other ClickHouse protocol.
+ */
+function selfContainedConnection(cfg: ClickHouseConfig, overrides: ConnectionOverrides): ConnectionSpec {
+  const material = overrides.tlsMaterial ?? {};
+  return {
+    protocol: 'http',
+    host: normalizeHost(overrides.host ?? ''),
+    port: overrides.port ?? DEFAULT_HTTP_PORT,
+    database: overrides.database ?? '',
+    username: overrides.username ?? '',
+    password: overrides.password ?? '',
+    tls: {
+      enabled: overrides.tls ?? false,
+      caCert: material.caCert || undefined,
+      clientCert: material.clientCert || undefined,
+      clientKey: material.clientKey || undefined,
+      insecureSkipVerify: material.insecureSkipVerify ?? false,
+    },
+    httpHeaders: {},
+    // A copy: nothing a request does to its settings can reach the operator's map (upstream §C).
+    settings: { ...(cfg.extra_settings ?? {}) },
+    maxExecutionTime: cfg.max_execution_time,
+    readOnly: cfg.read_only,
+    embeddedPath: '',
+  };
+}
+
 /** The connection for a request: the configured ClickHouse, with what an auth guard established on top. */
 export function connectionFromConfig(cfg: ClickHouseConfig, overrides: ConnectionOverrides = {}): ConnectionSpec {
+  if (overrides.selfContained) return selfContainedConnection(cfg, overrides);
   const tlsEnabled = overrides.tls ?? cfg.tls.enabled;
   const { headers, token } = splitBearerHeader(cfg.http_headers ?? {}, tlsEnabled);
   const bearerToken = overrides.bearerToken ?? token;

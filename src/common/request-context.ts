@@ -25,6 +25,17 @@ export interface ConnectionOverrides {
   /** ClickHouse roles to activate for this request. */
   roles?: string[];
   tls?: boolean;
+  /**
+   * A self-contained connection (a JWE token's, upstream §B.2): built from these fields alone. The operator's
+   * endpoint, `connect_host`, credentials, `http_headers`, TLS material and roles are never used; only its
+   * read-only flag, `max_execution_time`, result caps and `extra_settings` still apply. Unset fields mean
+   * empty (no password, the user's default database), not "the configured value".
+   */
+  selfContained?: boolean;
+  /** TLS files of a self-contained connection: real paths already checked against `server.jwe.tls_material_dir`. */
+  tlsMaterial?: { caCert?: string; clientCert?: string; clientKey?: string; insecureSkipVerify?: boolean };
+  /** The token's `limit` claim: altinity-mcp's deprecated alias of `max_result_rows` (used when that is 0). */
+  limit?: number;
 }
 
 /** Everything a request carries into the MCP server factory and the ClickHouse module. */

@@ -10,7 +10,6 @@ import { ConfigError, loadConfig } from './config.loader.js';
 const DIR = fileURLToPath(new URL('../../config/', import.meta.url));
 
 const OAUTH_NOT_YET = 'server.oauth.enabled: OAuth is not available in this version of the gateway yet; disable it';
-const JWE_NOT_YET = 'server.jwe.enabled: JWE authentication is not available in this version of the gateway yet; disable it';
 const MULTICLUSTER_NOT_YET = 'multicluster.enabled: multicluster routing is not available in this version of the gateway yet; disable it';
 
 // The examples keep secrets out of the file and name the env vars instead; loaded here as a deployment would.
@@ -22,13 +21,17 @@ const OAUTH_SECRETS = { MCP_OAUTH_CLIENT_SECRET: 'client-secret-from-a-k8s-secre
  * without errors or warnings" (move the file out of this table).
  */
 const NOT_YET: Record<string, { env: Record<string, string>; issues: string[] }> = {
-  'jwe.example.yaml': { env: { MCP_JWE_SECRET_KEY: 'jwe-secret-from-a-k8s-secret' }, issues: [JWE_NOT_YET] },
   'oauth-resource-server.example.yaml': { env: {}, issues: [OAUTH_NOT_YET] },
   'oauth-broker-google.example.yaml': { env: OAUTH_SECRETS, issues: [OAUTH_NOT_YET] },
   'oauth-broker-auth0.example.yaml': { env: OAUTH_SECRETS, issues: [OAUTH_NOT_YET] },
   'oauth-broker-keycloak.example.yaml': { env: OAUTH_SECRETS, issues: [OAUTH_NOT_YET] },
   // Multicluster requires OAuth (auth spec §3.2), so both switches are refused.
   'multicluster.example.yaml': { env: OAUTH_SECRETS, issues: [OAUTH_NOT_YET, MULTICLUSTER_NOT_YET] },
+};
+
+/** Examples that load as they are once their secrets arrive from the environment (as in a deployment). */
+const SECRETS_FROM_ENV: Record<string, Record<string, string>> = {
+  'jwe.example.yaml': { MCP_JWE_SECRET_KEY: 'jwe-secret-from-a-k8s-secret' },
 };
 
 const load = (file: string, env: Record<string, string> = {}) => loadConfig({ args: parseArgs(['--config', `${DIR}${file}`]), env });
@@ -44,6 +47,7 @@ describe('the example files in config/', () => {
       'demo.yaml',
       'production.example.yaml',
       'stdio.example.yaml',
+      'jwe.example.yaml',
       ...Object.keys(NOT_YET),
     ]) {
       expect(files).toContain(name);
@@ -55,8 +59,15 @@ describe('the example files in config/', () => {
   });
 
   it.each(available)('%s loads without errors or warnings', (file) => {
-    const loaded = load(file);
+    const loaded = load(file, SECRETS_FROM_ENV[file]);
     expect(loaded.warnings).toEqual([]);
+  });
+
+  it('jwe.example.yaml turns JWE on (the secret from env), the generator off and token TLS paths denied', () => {
+    const { server } = load('jwe.example.yaml', SECRETS_FROM_ENV['jwe.example.yaml']).config;
+    expect(server.jwe).toMatchObject({ enabled: true, jwe_secret_key: 'jwe-secret-from-a-k8s-secret', tls_material_dir: '' });
+    expect(server.jwe.token_generator.enabled).toBe(false);
+    expect(() => load('jwe.example.yaml')).toThrow(/JWE encryption is enabled but no JWE secret key is provided/);
   });
 
   it.each(Object.entries(NOT_YET))('%s is valid but for the "not available yet" refusal', (file, { env, issues }) => {

@@ -86,8 +86,9 @@ function samples(field: FieldSpec): Array<{ file: unknown; text: string; parsed:
   }
 }
 
-// Switching these on stops the boot (the features come later), so their precedence is tested with `false` below.
-const GATED = new Set(['server.jwe.enabled', 'server.oauth.enabled', 'multicluster.enabled']);
+// Switching these on stops the boot (OAuth and multicluster come later; JWE needs its secret), so their
+// precedence is tested with `false` below.
+const GATED = new Set(['server.jwe.enabled', 'server.oauth.enabled', 'multicluster.enabled', 'server.jwe.token_generator.enabled']);
 const TABLE = CONFIG_FIELDS.filter((f) => samples(f).length > 0 && !GATED.has(f.path));
 // Keys that are only valid together with another one: the file supplies the partner.
 const PARTNERS: Record<string, string> = {
@@ -226,7 +227,10 @@ describe('invalid configurations: one clear error per bad key', () => {
     ['connect_host with whitespace', [], { CLICKHOUSE_CONNECT_HOST: ' proxy.internal' }, undefined, /clickhouse\.connect_host must not contain surrounding whitespace/],
     ['connect_host bad label', ['--clickhouse-connect-host', 'proxy_internal'], {}, undefined, /clickhouse\.connect_host "proxy_internal" is not a valid hostname or IP address/],
     ['JWE without a secret', ['--allow-jwe-auth'], {}, undefined, /JWE encryption is enabled but no JWE secret key is provided/],
-    ['JWE with a secret (not built yet)', ['--allow-jwe-auth', '--jwe-secret-key', 'k'], {}, undefined, /^server\.jwe\.enabled: JWE authentication is not available/],
+    ['JWE together with OAuth (OAuth not built yet)', ['--allow-jwe-auth', '--jwe-secret-key', 'k'], { MCP_OAUTH_ENABLED: 'true' }, undefined, /^server\.oauth\.enabled: OAuth is not available/],
+    ['JWE token generator without JWE', ['--jwe-token-generator', '--jwe-token-generator-admin-token', 'a'.repeat(32)], {}, undefined, /^server\.jwe\.token_generator\.enabled: the JWE token generator requires server\.jwe\.enabled$/],
+    ['JWE token generator with a short admin token', ['--allow-jwe-auth', '--jwe-secret-key', 'k', '--jwe-token-generator'], { MCP_JWE_TOKEN_GENERATOR_ADMIN_TOKEN: 'short-admin-secret' }, undefined, /^server\.jwe\.token_generator\.admin_token: admin_token must be at least 32 bytes when the JWE token generator is enabled$/],
+    ['JWE token generator negative max expiry', [], { MCP_JWE_TOKEN_GENERATOR_MAX_EXPIRY_SECONDS: '-5' }, undefined, /^server\.jwe\.token_generator\.max_expiry_seconds: max_expiry_seconds must be positive$/],
     ['OAuth on (not built yet)', [], { MCP_OAUTH_ENABLED: 'true' }, undefined, /^server\.oauth\.enabled: OAuth is not available/],
     ['multicluster cache too small', [], {}, 'multicluster:\n  catalog_cache_max: 50\n', /^multicluster\.catalog_cache_max: got 50, expected an integer >= 100/],
     ['multicluster ttl out of range', ['--multicluster-catalog-ttl-fallback', '30s'], {}, undefined, /^multicluster\.catalog_ttl_fallback: got "30s", expected a duration between 1m0s and 24h0m0s/],
@@ -250,6 +254,22 @@ describe('invalid configurations: one clear error per bad key', () => {
     const issues = loadError(file ? ['--config', '/bad.yaml', ...argv] : argv, env, files);
     expect(issues).toHaveLength(1);
     expect(issues[0]).toMatch(pattern);
+  });
+
+  it('JWE with its secret boots, with the generator behind a 32-byte admin token (secrets never in a message)', () => {
+    const loaded = loadConfig({
+      args: parseArgs(['--allow-jwe-auth', '--jwe-tls-material-dir', '/etc/gateway/jwe-tls', '--jwe-token-generator']),
+      env: { MCP_JWE_SECRET_KEY: 'k', MCP_JWE_TOKEN_GENERATOR_ADMIN_TOKEN: 'an-admin-token-of-at-least-32-bytes' },
+    });
+    expect(loaded.config.server.jwe).toEqual({
+      enabled: true,
+      jwe_secret_key: 'k',
+      jwt_secret_key: '',
+      tls_material_dir: '/etc/gateway/jwe-tls',
+      token_generator: { enabled: true, admin_token: 'an-admin-token-of-at-least-32-bytes', max_expiry_seconds: 86400 },
+    });
+    const short = loadError(['--allow-jwe-auth', '--jwe-token-generator'], { MCP_JWE_SECRET_KEY: 'k', MCP_JWE_TOKEN_GENERATOR_ADMIN_TOKEN: 'short-admin-secret' });
+    expect(short.join('\n')).not.toContain('short-admin-secret');
   });
 
   it('reports every bad key at once, never a secret value', () => {

@@ -217,6 +217,8 @@ function isZero(field: FieldSpec, value: unknown): boolean {
   );
 }
 
+const INERT_ALTINITY_KEYS: ReadonlySet<string> = new Set(['server.jwe.token_param']);
+
 /** Reports keys of the file that no field reads: removed keys with altinity-mcp's hint, others with a suggestion. */
 function walkUnknownKeys(raw: Record<string, unknown>, warnings: string[]): void {
   const leaves = new Set(CONFIG_FIELDS.map((f) => f.path));
@@ -236,7 +238,9 @@ function walkUnknownKeys(raw: Record<string, unknown>, warnings: string[]): void
       } else if (branches.has(path)) {
         if (value !== null && typeof value === 'object' && !Array.isArray(value)) visit(value as Record<string, unknown>, path);
       } else {
-        const hint = closestMatch(path, [...leaves, ...branches]);
+        // The altinity-mcp chart writes `server.jwe.token_param`, which nothing reads there either; a "did you
+        // mean token_generator" would send operators to a key with a very different meaning.
+        const hint = INERT_ALTINITY_KEYS.has(path) ? undefined : closestMatch(path, [...leaves, ...branches]);
         warnings.push(`unknown config key "${path}" is ignored${hint ? `; did you mean "${hint}"?` : ''}`);
       }
     }

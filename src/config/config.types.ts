@@ -61,10 +61,22 @@ export interface ServerTlsConfig {
   ca_cert: string;
 }
 
+export interface JweTokenGeneratorConfig {
+  /** Restart-only: `POST /jwe-token-generator` exists at all (404 otherwise). */
+  enabled: boolean;
+  /** Bearer secret of the generator's callers, 32+ bytes. */
+  admin_token: string;
+  /** Longest token lifetime it mints; 0 means 86400 (see `effectiveMaxExpirySeconds`). */
+  max_expiry_seconds: number;
+}
+
 export interface JweConfig {
   enabled: boolean;
   jwe_secret_key: string;
   jwt_secret_key: string;
+  /** Directory a token's TLS file paths must lie in (after symlinks); "" refuses every path. */
+  tls_material_dir: string;
+  token_generator: JweTokenGeneratorConfig;
 }
 
 export interface OAuthConfig {

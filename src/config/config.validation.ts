@@ -67,6 +67,24 @@ export function checkToolInputSettings(
   }
 }
 
+/**
+ * `server.jwe.token_generator` (upstream §G.1): the generator mints connection tokens for any host, so it only
+ * exists behind JWE and a long admin secret. The secret itself is never echoed.
+ */
+function checkJweTokenGenerator(cfg: GatewayConfig, issues: string[]): void {
+  const gen = cfg.server.jwe.token_generator;
+  if (gen.max_expiry_seconds < 0) {
+    issues.push('server.jwe.token_generator.max_expiry_seconds: max_expiry_seconds must be positive');
+  }
+  if (!gen.enabled) return;
+  if (!cfg.server.jwe.enabled) {
+    issues.push('server.jwe.token_generator.enabled: the JWE token generator requires server.jwe.enabled');
+  }
+  if (Buffer.byteLength(gen.admin_token, 'utf8') < 32) {
+    issues.push('server.jwe.token_generator.admin_token: admin_token must be at least 32 bytes when the JWE token generator is enabled');
+  }
+}
+
 /** Cross-key rules that a single key's type cannot express. Adds one issue per broken rule. */
 export function validateConfig(cfg: GatewayConfig, issues: string[], warnings: string[]): void {
   const chc = cfg.clickhouse;
@@ -120,12 +138,13 @@ export function validateConfig(cfg: GatewayConfig, issues: string[], warnings: s
     }
   }
 
-  // Authentication modes exist in the config so files written for altinity-mcp load, but the gateway
-  // refuses to start with them on rather than serve requests it cannot authenticate.
-  if (srv.jwe.enabled) {
-    if (srv.jwe.jwe_secret_key === '') issues.push('server.jwe.enabled: JWE encryption is enabled but no JWE secret key is provided');
-    else issues.push('server.jwe.enabled: JWE authentication is not available in this version of the gateway yet; disable it');
+  if (srv.jwe.enabled && srv.jwe.jwe_secret_key === '') {
+    issues.push('server.jwe.enabled: JWE encryption is enabled but no JWE secret key is provided');
   }
+  checkJweTokenGenerator(cfg, issues);
+  // OAuth and multicluster exist in the config so files written for altinity-mcp load, but the gateway
+  // refuses to start with them on rather than serve requests it cannot authenticate. (JWE together with OAuth
+  // is refused through the OAuth rule.)
   if (srv.oauth.enabled) {
     issues.push('server.oauth.enabled: OAuth is not available in this version of the gateway yet; disable it');
   }

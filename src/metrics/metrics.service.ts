@@ -15,6 +15,20 @@ export const TOOL_CALL_OUTCOMES = ['ok', 'error', 'rejected', 'cancelled', 'trun
 export type ToolCallOutcome = (typeof TOOL_CALL_OUTCOMES)[number];
 const OUTCOMES: ReadonlySet<string> = new Set(TOOL_CALL_OUTCOMES);
 
+/** Why a JWE-authenticated request was let in (`ok`) or refused; a closed set, so labels stay bounded. */
+export const JWE_AUTH_OUTCOMES = [
+  'ok',
+  'expired',
+  'bad_signature',
+  'disallowed_claim',
+  'malformed',
+  'missing_claim',
+  'invalid_claim',
+  'missing_token',
+] as const;
+export type JweAuthOutcome = (typeof JWE_AUTH_OUTCOMES)[number];
+const JWE_OUTCOMES: ReadonlySet<string> = new Set(JWE_AUTH_OUTCOMES);
+
 /**
  * The gateway's Prometheus metrics, in a registry of its own (never prom-client's global one, so two apps in
  * one process — tests — do not collide). Feeds itself from finished HTTP requests, from the data layer's
@@ -98,6 +112,13 @@ export class MetricsService implements OnModuleInit, OnModuleDestroy {
     registers: [this.registry],
   });
 
+  private readonly jweAuth = new Counter({
+    name: 'mcp_jwe_auth_total',
+    help: 'JWE-authenticated requests (MCP and OpenAPI), by outcome: ok, or why the token was refused (never the token).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   private readonly knownTools = new Set<string>();
   private readonly unsubscribe: Array<() => void> = [];
 
@@ -117,6 +138,9 @@ export class MetricsService implements OnModuleInit, OnModuleDestroy {
     this.altinity = new AltinityMetrics(this.registry);
     this.chUp.set(Number.NaN);
     for (const outcome of ['applied', 'unchanged', 'failed']) this.configReloads.inc({ outcome }, 0);
+    // Only where tokens are accepted: a gateway without JWE exposes no JWE series.
+    if (config.boot.server.jwe.enabled) for (const outcome of JWE_AUTH_OUTCOMES) this.jweAuth.inc({ outcome }, 0);
+    else this.registry.removeSingleMetric('mcp_jwe_auth_total');
   }
 
   onModuleInit(): void {
@@ -186,6 +210,12 @@ export class MetricsService implements OnModuleInit, OnModuleDestroy {
     this.toolCalls.inc({ tool: label, outcome: OUTCOMES.has(outcome) ? outcome : 'error' });
     this.toolDuration.observe({ tool: label }, Math.max(0, durationMs) / 1000);
     this.toolRows.inc({ tool: label }, Number.isFinite(rows) && rows > 0 ? Math.floor(rows) : 0);
+  }
+
+  /** One JWE authentication decision on an MCP or OpenAPI route. */
+  recordJweAuth(outcome: JweAuthOutcome): void {
+    if (!this.enabled || !this.config.boot.server.jwe.enabled) return;
+    this.jweAuth.inc({ outcome: JWE_OUTCOMES.has(outcome) ? outcome : 'malformed' });
   }
 
   private toolLabel(tool: string): string {

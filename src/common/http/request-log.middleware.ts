@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { redactText } from '../logging/redact.js';
-import { REQUEST_ID_HEADER, initRequestMeta, isPreflight, normalizeMethod, pathOf, resolveRequestId, routeTemplateOf } from './request-meta.js';
+import { REQUEST_ID_HEADER, initRequestMeta, isPreflight, loggablePath, normalizeMethod, resolveRequestId, routeTemplateOf } from './request-meta.js';
 
 /** What is known about a request once its response is done (or its connection is gone). */
 export interface CompletedRequest {
@@ -61,7 +61,7 @@ export function createRequestLogMiddleware(options: RequestLogOptions) {
           request_id: requestId,
           method: completed.method,
           route: completed.route,
-          path: redactText(pathOf(req)),
+          path: redactText(loggablePath(req)),
           status: completed.status,
           duration_ms: Math.round(durationMs * 1000) / 1000,
           ...(completed.aborted ? { aborted: true } : {}),

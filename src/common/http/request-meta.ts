@@ -20,6 +20,8 @@ interface RequestMeta {
   routeTemplate?: string;
   /** The CORS middleware answered this OPTIONS request itself; no route ran. */
   preflight?: boolean;
+  /** The path carries a credential (JWE `/{token}`): logs show the route template instead. */
+  secretPath?: boolean;
 }
 
 const META = Symbol('gatewayRequestMeta');
@@ -43,6 +45,21 @@ export function getRequestId(req: IncomingMessage): string | undefined {
 export function setRouteTemplate(req: IncomingMessage, template: string): void {
   const meta = (req as WithMeta)[META];
   if (meta) meta.routeTemplate = template;
+}
+
+/**
+ * Marks a path that carries a credential (a JWE token in `/{token}`): the access log then shows the route
+ * template instead. Text redaction alone only catches whole tokens; a cut or re-shaped one would be logged.
+ */
+export function markSecretPath(req: IncomingMessage): void {
+  const meta = (req as WithMeta)[META];
+  if (meta) meta.secretPath = true;
+}
+
+/** The path as the access log may show it: the route template when the path carries a credential. */
+export function loggablePath(req: IncomingMessage): string {
+  const meta = (req as WithMeta)[META];
+  return meta?.secretPath ? routeTemplateOf(req) : pathOf(req);
 }
 
 /** Marks a request the CORS middleware answered itself (altinity-mcp counts no preflight in its metrics). */

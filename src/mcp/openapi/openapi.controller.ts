@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { All, Controller, Inject, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
+import { AuthenticatedSurface } from '../../auth/auth-surface.js';
 import { ROOT_LOGGER } from '../../common/logging/logging.module.js';
 import { getRequestContext, STATIC_IDENTITY } from '../../common/request-context.js';
 import { ConfigService } from '@nestjs/config';
@@ -35,48 +36,41 @@ function send(res: Response, reply: OpenApiReply): void {
 }
 
 /**
- * altinity-mcp's OpenAPI routes (`--openapi http|https`, no-auth layout): `/openapi` and every path below it.
- * Dispatch as in Go's `OpenAPIHandler`, after one trailing slash is stripped: a path ending in
- * `/openapi/execute_query` runs SQL (GET only, else `405 Method not allowed`); a POST to `/openapi/<tool>` runs
- * that dynamic tool (`404 page not found` when the caller has none of that name); anything else — including
- * GET `/openapi/list_tables` and `/openapi/describe_table` — returns the schema document.
+ * altinity-mcp's OpenAPI routes (`--openapi http|https`): `/openapi` and every path below it, plus — in JWE
+ * mode — `/{token}/openapi` and below (see {@link OpenApiTokenController}). Dispatch as in Go's
+ * `OpenAPIHandler`, after one trailing slash is stripped: a path ending in `/openapi/execute_query` runs SQL
+ * (GET only, else `405 Method not allowed`); a POST to `/openapi/<tool>` runs that dynamic tool (`404 page not
+ * found` when the caller has none of that name); anything else — including GET `/openapi/list_tables` and
+ * `/openapi/describe_table` — returns the schema document.
  *
  * Registered only when `server.openapi.enabled` is on at boot (restart-only key), and before the MCP catch-all,
  * so with OpenAPI off these paths are MCP endpoints exactly as before. The endpoints that run SQL get the
  * same Host/Origin (DNS-rebinding) check as MCP plus a cross-site browser check; the schema document does not (it runs no caller SQL and
  * must answer under the public Host name a GPT Action uses).
  *
- * JWE mode (later): the auth layer adds `/{token}/openapi/...` and fills the connection context; the schema
- * then takes the `/{jwe_token}` prefix.
+ * JWE mode: the auth guard authenticates every route here (the exact `/openapi` schema too, upstream §D.1) and
+ * fills the connection context; the schema then lists the `/{jwe_token}/openapi/...` paths.
  */
-@Controller()
-@RateLimitTextBody()
-export class OpenApiController {
-  private readonly log: Logger;
+abstract class OpenApiRoutes {
+  protected readonly log: Logger;
+  /** `server.jwe.enabled` is restart-only: whether the documented paths carry the `/{jwe_token}` prefix. */
+  private readonly schemaPrefixes: readonly string[];
 
   constructor(
-    private readonly openapi: OpenApiService,
-    private readonly config: ConfigService<GatewayConfig, true>,
-    @Inject(ROOT_LOGGER) logger: Logger,
+    protected readonly openapi: OpenApiService,
+    protected readonly config: ConfigService<GatewayConfig, true>,
+    logger: Logger,
   ) {
     this.log = logger.child({ context: 'openapi' });
+    this.schemaPrefixes = this.config.get('server.jwe.enabled', { infer: true }) ? ['/{jwe_token}'] : [''];
   }
 
-  @All('openapi')
-  root(@Req() req: Request, @Res() res: Response): Promise<void> {
-    return this.handle(req, res);
-  }
-
-  @All('openapi/{*rest}')
-  below(@Req() req: Request, @Res() res: Response): Promise<void> {
-    return this.handle(req, res);
-  }
-
-  private async handle(req: Request, res: Response): Promise<void> {
+  /** `tokenised`: the path starts with the `/{token}` segment, which is not part of the OpenAPI path. */
+  protected async handle(req: Request, res: Response, tokenised: boolean): Promise<void> {
     const rawUrl = req.originalUrl ?? req.url;
     const queryStart = rawUrl.indexOf('?');
     const params = new URLSearchParams(queryStart >= 0 ? rawUrl.slice(queryStart + 1) : '');
-    const path = stripOneTrailingSlash(decodePath(req.path));
+    const path = stripOneTrailingSlash(decodePath(tokenised ? req.path.slice(req.path.indexOf('/', 1)) : req.path));
 
     if (path.endsWith(EXECUTE_QUERY_PATH)) {
       if (req.method !== 'GET') return sendText(res, 405, 'Method not allowed');
@@ -113,7 +107,7 @@ export class OpenApiController {
       return reply ? send(res, reply) : sendText(res, 404, '404 page not found');
     }
 
-    return send(res, await this.openapi.schema(this.callContext(req, res), req.headers.host ?? ''));
+    return send(res, await this.openapi.schema(this.callContext(req, res), req.headers.host ?? '', this.schemaPrefixes));
   }
 
   /** The DNS-rebinding guard of the MCP routes and the cross-site browser guard, answered in Go's text style. */
@@ -142,6 +136,48 @@ export class OpenApiController {
       clickhouse: {},
     };
     return { connection, signal: abort.signal };
+  }
+}
+
+@Controller()
+@RateLimitTextBody()
+@AuthenticatedSurface('openapi')
+export class OpenApiController extends OpenApiRoutes {
+  constructor(openapi: OpenApiService, config: ConfigService<GatewayConfig, true>, @Inject(ROOT_LOGGER) logger: Logger) {
+    super(openapi, config, logger);
+  }
+
+  @All('openapi')
+  root(@Req() req: Request, @Res() res: Response): Promise<void> {
+    return this.handle(req, res, false);
+  }
+
+  @All('openapi/{*rest}')
+  below(@Req() req: Request, @Res() res: Response): Promise<void> {
+    return this.handle(req, res, false);
+  }
+}
+
+/**
+ * JWE mode only (auth spec §1.5): `/{token}/openapi` and every path below it, the token being one path segment
+ * (the guard reads it). Without JWE these paths stay MCP paths, as in altinity-mcp.
+ */
+@Controller()
+@RateLimitTextBody()
+@AuthenticatedSurface('openapi')
+export class OpenApiTokenController extends OpenApiRoutes {
+  constructor(openapi: OpenApiService, config: ConfigService<GatewayConfig, true>, @Inject(ROOT_LOGGER) logger: Logger) {
+    super(openapi, config, logger);
+  }
+
+  @All(':token/openapi')
+  root(@Req() req: Request, @Res() res: Response): Promise<void> {
+    return this.handle(req, res, true);
+  }
+
+  @All(':token/openapi/{*rest}')
+  below(@Req() req: Request, @Res() res: Response): Promise<void> {
+    return this.handle(req, res, true);
   }
 }
 

@@ -2,7 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { ClickHouseModule } from '../../clickhouse/clickhouse.module.js';
 import type { BootConfig } from '../../config/config.store.js';
 import { McpModule } from '../mcp.module.js';
-import { OpenApiController } from './openapi.controller.js';
+import { OpenApiController, OpenApiTokenController } from './openapi.controller.js';
 import { OpenApiService } from './openapi.service.js';
 
 /**
@@ -14,10 +14,12 @@ import { OpenApiService } from './openapi.service.js';
 export class OpenApiModule {
   static forRoot(boot: BootConfig): DynamicModule {
     const enabled = boot.loaded.config.server.openapi.enabled;
+    // `/{token}/openapi…` exists only with JWE (both keys restart-only); without it those paths stay MCP paths.
+    const tokenised = enabled && boot.loaded.config.server.jwe.enabled;
     return {
       module: OpenApiModule,
       imports: enabled ? [ClickHouseModule, McpModule] : [],
-      controllers: enabled ? [OpenApiController] : [],
+      controllers: enabled ? (tokenised ? [OpenApiController, OpenApiTokenController] : [OpenApiController]) : [],
       providers: enabled ? [OpenApiService] : [],
     };
   }

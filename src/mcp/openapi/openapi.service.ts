@@ -88,7 +88,7 @@ export class OpenApiService {
   }
 
   /** `GET /openapi` (and every other path below it that is not an operation): the schema document. */
-  async schema(ctx: McpCallContext, host: string): Promise<OpenApiReply> {
+  async schema(ctx: McpCallContext, host: string, prefixes: readonly string[] = ['']): Promise<OpenApiReply> {
     const cfg = this.config.current;
     const tools = await this.dynamicTools(ctx, cfg);
     const body = renderOpenApiSchema({
@@ -97,6 +97,7 @@ export class OpenApiService {
       host,
       toolInputSettings: cfg.server.tool_input_settings,
       tools,
+      prefixes,
     });
     return { status: 200, body, json: true };
   }

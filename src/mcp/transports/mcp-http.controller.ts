@@ -5,6 +5,7 @@ import { ConfigService } from '@nestjs/config';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
+import { AuthenticatedSurface, mcpMountOf } from '../../auth/auth-surface.js';
 import { clientAddress } from '../../common/http/client-address.js';
 import { setRouteTemplate } from '../../common/http/request-meta.js';
 import { ROOT_LOGGER } from '../../common/logging/logging.module.js';
@@ -19,8 +20,13 @@ import { SingleExchangeTransport } from './single-exchange.transport.js';
  * The MCP routes of altinity-mcp: with `transport: http`, every path that no other route claims serves
  * stateless streamable HTTP (a fresh MCP server per request); with `transport: sse`, `GET /sse` opens a
  * legacy SSE session and `POST /sse?sessionid=…` feeds it. Guards and interceptors apply as to any route.
+ *
+ * With JWE authentication the auth guard answers first: it admits only `/{token}` (HTTP) or `/{token}/sse`
+ * (SSE) requests with an accepted token, fills the request context with the token's connection and tells this
+ * controller the mount prefix; this controller never sees the token itself.
  */
 @Controller()
+@AuthenticatedSurface('mcp')
 export class McpHttpController implements BeforeApplicationShutdown {
   private readonly log: Logger;
   private readonly sseSessions = new Map<string, { transport: SSEServerTransport; context: RequestConnectionContext }>();
@@ -126,12 +132,14 @@ export class McpHttpController implements BeforeApplicationShutdown {
 
   private async handleSse(req: Request, res: Response): Promise<void> {
     const path = req.path.replace(/\/$/, '') || '/';
-    if (path === '/sse') setRouteTemplate(req, '/sse'); // metrics label the SSE endpoint as such, not as the catch-all
-    if (path !== '/sse') {
+    // `/{token}/sse` in JWE mode (the guard checked the shape and named the route), else `/sse`.
+    const endpoint = `${mcpMountOf(req).prefix}/sse`;
+    if (path === '/sse' && endpoint === '/sse') setRouteTemplate(req, '/sse'); // metrics label the SSE endpoint as such, not as the catch-all
+    if (path !== endpoint) {
       return this.refuse(res, { status: 404, message: 'Not Found: the SSE transport is served at /sse' });
     }
     if (req.method === 'GET') {
-      const transport = new SSEServerTransport('/sse', res as unknown as ServerResponse);
+      const transport = new SSEServerTransport(endpoint, res as unknown as ServerResponse);
       const context = getRequestContext(req) ?? { requestId: randomUUID(), identity: STATIC_IDENTITY, clickhouse: {} };
       const abort = new AbortController();
       this.sseSessions.set(transport.sessionId, { transport, context });
@@ -151,7 +159,12 @@ export class McpHttpController implements BeforeApplicationShutdown {
       return this.refuse(res, { status: 400, message: 'Bad Request: sessionid must be provided' });
     }
     const session = this.sseSessions.get(sessionId);
-    if (!session) return this.refuse(res, { status: 404, message: 'Not Found: session not found' });
+    // A session belongs to the credential that opened it (upstream §D.2): another caller's POST, even with a
+    // valid token of its own, finds no such session.
+    const caller = getRequestContext(req)?.identity ?? STATIC_IDENTITY;
+    if (!session || session.context.identity.kind !== caller.kind || session.context.identity.cacheKey !== caller.cacheKey) {
+      return this.refuse(res, { status: 404, message: 'Not Found: session not found' });
+    }
     const contentType = (req.headers['content-type'] ?? '').toLowerCase();
     if (!contentType.startsWith('application/json')) {
       return this.refuse(res, { status: 415, message: "Unsupported Media Type: Content-Type must be 'application/json'" });
