@@ -11,6 +11,8 @@ export interface ConnectionTls {
   clientCert?: string;
   clientKey?: string;
   insecureSkipVerify: boolean;
+  /** The file paths came from a JWE token: a failure to load them is reported without paths or loader errors. */
+  fromToken?: boolean;
 }
 
 /** Everything needed to reach ClickHouse as one identity. Equal specs share one pooled client. */

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { isIP, type Socket } from 'node:net';
-import { type PeerCertificate, checkServerIdentity } from 'node:tls';
+import { type PeerCertificate, checkServerIdentity, createSecureContext } from 'node:tls';
 import { type ClickHouseClient, type ClickHouseClientConfigOptions, ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
 import { ClickHouseQueryError } from './clickhouse-error.js';
@@ -94,6 +94,36 @@ export function deadlineMs(maxExecutionTimeSeconds: number): number {
   return seconds * 1000 + Math.max(2000, seconds * 50);
 }
 
+interface TlsMaterial {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+}
+
+function operatorTlsMaterial(spec: ConnectionSpec): TlsMaterial {
+  const pair = spec.tls.clientCert && spec.tls.clientKey;
+  return {
+    ca: spec.tls.caCert ? readTlsFile(spec.tls.caCert, 'read CA certificate') : undefined,
+    cert: pair ? readTlsFile(spec.tls.clientCert!, 'load client key pair') : undefined,
+    key: pair ? readTlsFile(spec.tls.clientKey!, 'load client key pair') : undefined,
+  };
+}
+
+/**
+ * TLS files named by a JWE token (already inside `server.jwe.tls_material_dir`): loaded and parsed now, so a bad
+ * file fails here with upstream's one sentence — never a path, the file's content or the loader's error text.
+ */
+function tokenTlsMaterial(spec: ConnectionSpec): TlsMaterial {
+  try {
+    const material = operatorTlsMaterial(spec);
+    createSecureContext(material);
+    return material;
+  } catch (err) {
+    const message = 'jwe: failed to create ClickHouse client with TLS material';
+    throw new ClickHouseQueryError({ kind: 'other', userMessage: message, serverMessage: message, cause: err });
+  }
+}
+
 function readTlsFile(path: string, what: string): Buffer {
   try {
     return readFileSync(path);
@@ -112,10 +142,7 @@ function makeAgent(spec: ConnectionSpec, maxSockets: number): http.Agent {
   const base = { keepAlive: true, maxSockets, maxFreeSockets: Math.min(16, maxSockets) };
   let agent: http.Agent;
   if (spec.tls.enabled) {
-    const ca = spec.tls.caCert ? readTlsFile(spec.tls.caCert, 'read CA certificate') : undefined;
-    const pair = spec.tls.clientCert && spec.tls.clientKey;
-    const cert = pair ? readTlsFile(spec.tls.clientCert!, 'load client key pair') : undefined;
-    const key = pair ? readTlsFile(spec.tls.clientKey!, 'load client key pair') : undefined;
+    const { ca, cert, key } = spec.tls.fromToken ? tokenTlsMaterial(spec) : operatorTlsMaterial(spec);
     agent = new https.Agent({ ...base, ca, cert, key, rejectUnauthorized: !spec.tls.insecureSkipVerify });
   } else {
     agent = new http.Agent(base);

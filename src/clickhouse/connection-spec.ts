@@ -57,6 +57,7 @@ function selfContainedConnection(cfg: ClickHouseConfig, overrides: ConnectionOve
       clientCert: material.clientCert || undefined,
       clientKey: material.clientKey || undefined,
       insecureSkipVerify: material.insecureSkipVerify ?? false,
+      ...(material.caCert || material.clientCert || material.clientKey ? { fromToken: true } : {}),
     },
     httpHeaders: {},
     // A copy: nothing a request does to its settings can reach the operator's map (upstream §C).

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JweAuthenticatorService } from '../../src/auth/jwe/jwe-authenticator.service.js';
 import { mintJweToken } from '../../src/auth/jwe/jwe-token.js';
@@ -59,5 +62,22 @@ describe('JWE token connections against ClickHouse 18.16', () => {
     const err = await failure(service.query(conn, 'SELECT 1'));
     expect(err.serverMessage).toContain('Password required for user tester');
     expect(JSON.stringify(err)).not.toContain('operator-password-never-sent');
+  });
+
+  it('TLS files from the token that do not load give upstream\'s one sentence, never a path or loader error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'jwe-tls-material-'));
+    try {
+      writeFileSync(join(dir, 'cert.pem'), 'not a certificate');
+      writeFileSync(join(dir, 'key.pem'), 'not a key');
+      config.server.jwe.tls_material_dir = dir;
+      const conn = await connect({ username: 'tester', password: 'secret', tls_enabled: true, tls_client_cert: join(dir, 'cert.pem'), tls_client_key: join(dir, 'key.pem') });
+      const err = await failure(service.query(conn, 'SELECT 1'));
+      expect(err.userMessage).toBe('jwe: failed to create ClickHouse client with TLS material');
+      expect(err.serverMessage).toBe('jwe: failed to create ClickHouse client with TLS material');
+      expect(JSON.stringify({ u: err.userMessage, s: err.serverMessage })).not.toContain(dir);
+    } finally {
+      config.server.jwe.tls_material_dir = '';
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -91,6 +91,17 @@ describe('JWE over HTTP (streamable HTTP, OpenAPI)', () => {
     }
   });
 
+  it("a token's `limit` claim caps its rows (the operator's legacy `limit` does not apply to a token)", async () => {
+    const token = await chToken('tester', 'secret', { limit: 3 });
+    const res = await toolCall(gw.url, `/${token}`, 'SELECT number FROM numbers(10)');
+    expect(res.status).toBe(200);
+    const message = res.body.split('\n').find((line) => line.startsWith('data: '))!.slice('data: '.length);
+    const result = JSON.parse(message).result;
+    const body = JSON.parse(result.content[0].text);
+    expect(body.rows).toEqual([[0], [1], [2]]);
+    expect(body.truncated).toMatchObject({ reason: 'max_result_rows', limit: 3 });
+  });
+
   it('an ro/ro token cannot write: ClickHouse refuses, and the table stays empty', async () => {
     const token = await chToken('ro', 'ro');
     const client = await sdkClient(new URL(`/${token}`, gw.url));

@@ -120,7 +120,7 @@ export class OpenApiService {
       if (value) (settings ??= {})[name] = value;
     }
 
-    const limits = effectiveLimits(cfg.clickhouse);
+    const limits = effectiveLimits(cfg.clickhouse, ctx.connection.clickhouse);
     const conn = this.clickhouse.connectionFromConfig(cfg.clickhouse, ctx.connection.clickhouse);
     try {
       if (!allowWrites || isSelectQuery(query)) {
@@ -196,7 +196,7 @@ export class OpenApiService {
     if (!call.ok) return text(400, call.message);
     const failed = await checkSqlText(call.value.sql, { readOnlyGuard: 'off', policy });
     if (failed) return text(400, failed.message);
-    const limits = effectiveLimits(cfg.clickhouse);
+    const limits = effectiveLimits(cfg.clickhouse, ctx.connection.clickhouse);
     try {
       const result = await this.clickhouse.query(conn, call.value.sql, {
         signal: ctx.signal,

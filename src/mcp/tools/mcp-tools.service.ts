@@ -117,7 +117,7 @@ export class McpToolsService {
   }
 
   private async runQueryTool(ctx: McpCallContext, cfg: GatewayConfig, tool: StaticToolName, args: unknown): Promise<ToolCallResult> {
-    const limits = effectiveLimits(cfg.clickhouse);
+    const limits = effectiveLimits(cfg.clickhouse, ctx.connection.clickhouse);
     const checked = await validateQueryToolCall(tool, args, {
       toolInputSettings: cfg.server.tool_input_settings,
       maxQueryLength: limits.maxQueryLength,
@@ -174,7 +174,7 @@ export class McpToolsService {
         return toolError(writeToolFailedText(executionErrorText(err)));
       }
     }
-    const limits = effectiveLimits(cfg.clickhouse);
+    const limits = effectiveLimits(cfg.clickhouse, ctx.connection.clickhouse);
     try {
       const result = await this.clickhouse.query(conn, sql, {
         signal: ctx.signal,
