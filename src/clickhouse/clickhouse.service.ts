@@ -94,7 +94,22 @@ export class ClickHouseService implements OnModuleInit, OnApplicationShutdown {
   /** The connection for a ClickHouse config plus per-request overrides (from auth guards). */
   connectionFromConfig(cfg: ClickHouseConfig, overrides?: ConnectionOverrides): ConnectionSpec {
     const plain = overrides === undefined || Object.keys(overrides).length === 0;
-    if (!plain) return connectionFromConfig(cfg, overrides);
+    if (!plain) {
+      // Frozen overrides (a verified JWE token's connection) are shared by every request with that token: build
+      // (and hash) their connection once per configuration too. Anything else is built per request.
+      if (!Object.isFrozen(overrides)) return connectionFromConfig(cfg, overrides);
+      let byOverrides = this.sharedSpecs.get(cfg);
+      if (!byOverrides) {
+        byOverrides = new WeakMap();
+        this.sharedSpecs.set(cfg, byOverrides);
+      }
+      let shared = byOverrides.get(overrides);
+      if (!shared) {
+        shared = connectionFromConfig(cfg, overrides);
+        byOverrides.set(overrides, shared);
+      }
+      return shared;
+    }
     // The static connection is the same object until a reload replaces the config: build (and hash) it once.
     let spec = this.staticSpecs.get(cfg);
     if (!spec) {
@@ -105,6 +120,7 @@ export class ClickHouseService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private readonly staticSpecs = new WeakMap<ClickHouseConfig, ConnectionSpec>();
+  private readonly sharedSpecs = new WeakMap<ClickHouseConfig, WeakMap<ConnectionOverrides, ConnectionSpec>>();
 
   /** The connection of the configuration in force (re-read on every call, so hot reloads apply). */
   currentConnection(overrides?: ConnectionOverrides): ConnectionSpec {
