@@ -124,7 +124,7 @@ describe('connectionFromConfig: a self-contained (JWE token) connection', () => 
       database: '',
       username: 'alice',
       password: '',
-      tls: { enabled: true, caCert: '/allowed/ca.pem', clientCert: undefined, clientKey: undefined, insecureSkipVerify: true },
+      tls: { enabled: true, caCert: '/allowed/ca.pem', clientCert: undefined, clientKey: undefined, insecureSkipVerify: true, fromToken: true },
       httpHeaders: {},
       settings: { custom_scope: 'operator-setting' },
       maxExecutionTime: 17,
