@@ -196,37 +196,53 @@ async function jweOverhead() {
     { host: '127.0.0.1', port: CH_PORT, username: 'default', exp: Math.floor(Date.now() / 1000) + 3600 },
     { jweSecretKey: secret, jwtSecretKey: 'bench-jwt-secret' },
   );
-  const plain = await startGateway();
-  const jwe = await startGateway(['--allow-jwe-auth', '--jwe-secret-key', secret, '--jwt-secret-key', 'bench-jwt-secret']);
-  const plainClient = await mcpClient(plain.url);
-  const jweClient = new Client({ name: 'bench', version: '1' });
-  await jweClient.connect(new StreamableHTTPClientTransport(new URL(`${jwe.url}/${token}`)));
   const call = (client) => async () => {
     const r = await client.callTool({ name: 'execute_query', arguments: { query: 'SELECT 1' } });
     if (r.isError) throw new Error(r.content[0].text);
   };
-  const plainT = [];
-  const jweT = [];
-  for (let i = 0; i < 50; i++) {
-    await call(plainClient)();
-    await call(jweClient)();
-  }
-  for (let i = 0; i < SEQ_CALLS; i++) {
-    // Alternate which side goes first, so neither always gets the warmer socket.
-    if (i % 2 === 0) {
-      plainT.push(await timed(call(plainClient)));
-      jweT.push(await timed(call(jweClient)));
-    } else {
-      jweT.push(await timed(call(jweClient)));
-      plainT.push(await timed(call(plainClient)));
+  // Two processes differ by more than the cost measured here (core placement, GC timing), so the comparison is
+  // made ROUNDS times with fresh processes and the row is the median of the per-round differences.
+  const ROUNDS = 3;
+  const rounds = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const plain = await startGateway();
+    const jwe = await startGateway(['--allow-jwe-auth', '--jwe-secret-key', secret, '--jwt-secret-key', 'bench-jwt-secret']);
+    const plainClient = await mcpClient(plain.url);
+    const jweClient = new Client({ name: 'bench', version: '1' });
+    await jweClient.connect(new StreamableHTTPClientTransport(new URL(`${jwe.url}/${token}`)));
+    const plainT = [];
+    const jweT = [];
+    for (let i = 0; i < 50; i++) {
+      await call(plainClient)();
+      await call(jweClient)();
     }
+    for (let i = 0; i < SEQ_CALLS; i++) {
+      // Alternate which side goes first, so neither always gets the warmer socket.
+      if (i % 2 === 0) {
+        plainT.push(await timed(call(plainClient)));
+        jweT.push(await timed(call(jweClient)));
+      } else {
+        jweT.push(await timed(call(jweClient)));
+        plainT.push(await timed(call(plainClient)));
+      }
+    }
+    plainT.sort((a, b) => a - b);
+    jweT.sort((a, b) => a - b);
+    rounds.push({ plain: pct(plainT, 50), jwe: pct(jweT, 50), added: pct(jweT, 50) - pct(plainT, 50) });
+    await Promise.all([plainClient.close(), jweClient.close()]);
+    await Promise.all([plain.stop(), jwe.stop()]);
   }
-  plainT.sort((a, b) => a - b);
-  jweT.sort((a, b) => a - b);
-  const added = pct(jweT, 50) - pct(plainT, 50);
-  record({ scenario: 'JWE execute_query p50 added over no auth', unit: 'ms', raw: pct(plainT, 50), gateway: pct(jweT, 50), target: '<= 0.15 ms added', added_ms: added, pass: added <= 0.15 });
-  await Promise.all([plainClient.close(), jweClient.close()]);
-  await Promise.all([plain.stop(), jwe.stop()]);
+  const median = [...rounds].sort((a, b) => a.added - b.added)[Math.floor(ROUNDS / 2)];
+  record({
+    scenario: `JWE execute_query p50 added over no auth (median of ${ROUNDS} rounds)`,
+    unit: 'ms',
+    raw: median.plain,
+    gateway: median.jwe,
+    target: '<= 0.15 ms added',
+    added_ms: median.added,
+    rounds_added_ms: rounds.map((r) => Number(r.added.toFixed(3))),
+    pass: median.added <= 0.15,
+  });
 }
 
 async function toolCallOverHttp(gw, query) {
