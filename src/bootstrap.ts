@@ -12,6 +12,7 @@ import { ClickHouseQueryError } from './clickhouse/clickhouse-error.js';
 import { ClickHouseService } from './clickhouse/clickhouse.service.js';
 import type { GatewayConfig } from './config/config.types.js';
 import { sqlString } from './sql/sql-literals.js';
+import { usesPerRequestCredentials } from './health/clickhouse.health.js';
 
 /**
  * Builds the HTTP application without listening, so tests can start it on port 0 exactly as production does.
@@ -41,7 +42,7 @@ export async function startGateway(boot: BootConfig, logger: Logger, command: Co
     });
     try {
       if (command === 'test-connection') return await testConnection(context.get(ClickHouseService), config);
-      if (!(await startupCheck(context.get(ClickHouseService), logger))) return 1;
+      if (!usesPerRequestCredentials(config.server) && !(await startupCheck(context.get(ClickHouseService), logger))) return 1;
       watchConfig(context.get(ConfigStore), logger);
       await runStdio(context, logger);
       return 0;
@@ -50,7 +51,8 @@ export async function startGateway(boot: BootConfig, logger: Logger, command: Co
     }
   }
   const app = await createGatewayApp(boot, logger);
-  if (!(await startupCheck(app.get(ClickHouseService), logger))) {
+  // With JWE (or OAuth) every request brings its own ClickHouse connection: there is nothing static to test.
+  if (!usesPerRequestCredentials(config.server) && !(await startupCheck(app.get(ClickHouseService), logger))) {
     await app.close();
     return 1;
   }
@@ -63,7 +65,7 @@ export async function startGateway(boot: BootConfig, logger: Logger, command: Co
 }
 
 /**
- * altinity-mcp refuses to start when ClickHouse does not answer with the static credentials (when no
+ * altinity-mcp refuses to start when ClickHouse does not answer with the static credentials (only when no
  * per-request credentials are configured): a wrong host or password shows up at deploy time, not at the
  * first question.
  */

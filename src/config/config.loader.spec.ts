@@ -226,11 +226,12 @@ describe('invalid configurations: one clear error per bad key', () => {
     ['connect_host with a port', ['--clickhouse-connect-host', '10.0.0.25:8443'], {}, undefined, /must contain only a hostname/],
     ['connect_host with whitespace', [], { CLICKHOUSE_CONNECT_HOST: ' proxy.internal' }, undefined, /clickhouse\.connect_host must not contain surrounding whitespace/],
     ['connect_host bad label', ['--clickhouse-connect-host', 'proxy_internal'], {}, undefined, /clickhouse\.connect_host "proxy_internal" is not a valid hostname or IP address/],
-    ['JWE without a secret', ['--allow-jwe-auth'], {}, undefined, /JWE encryption is enabled but no JWE secret key is provided/],
-    ['JWE together with OAuth (OAuth not built yet)', ['--allow-jwe-auth', '--jwe-secret-key', 'k'], { MCP_OAUTH_ENABLED: 'true' }, undefined, /^server\.oauth\.enabled: OAuth is not available/],
+    ['JWE without a secret', ['--allow-jwe-auth', '--transport', 'http'], {}, undefined, /JWE encryption is enabled but no JWE secret key is provided/],
+    ['JWE together with OAuth (OAuth not built yet)', ['--allow-jwe-auth', '--jwe-secret-key', 'k', '--transport', 'http'], { MCP_OAUTH_ENABLED: 'true' }, undefined, /^server\.oauth\.enabled: OAuth is not available/],
     ['JWE token generator without JWE', ['--jwe-token-generator', '--jwe-token-generator-admin-token', 'a'.repeat(32)], {}, undefined, /^server\.jwe\.token_generator\.enabled: the JWE token generator requires server\.jwe\.enabled$/],
-    ['JWE token generator with a short admin token', ['--allow-jwe-auth', '--jwe-secret-key', 'k', '--jwe-token-generator'], { MCP_JWE_TOKEN_GENERATOR_ADMIN_TOKEN: 'short-admin-secret' }, undefined, /^server\.jwe\.token_generator\.admin_token: admin_token must be at least 32 bytes when the JWE token generator is enabled$/],
+    ['JWE token generator with a short admin token', ['--allow-jwe-auth', '--jwe-secret-key', 'k', '--jwe-token-generator', '--transport', 'http'], { MCP_JWE_TOKEN_GENERATOR_ADMIN_TOKEN: 'short-admin-secret' }, undefined, /^server\.jwe\.token_generator\.admin_token: admin_token must be at least 32 bytes when the JWE token generator is enabled$/],
     ['JWE token generator negative max expiry', [], { MCP_JWE_TOKEN_GENERATOR_MAX_EXPIRY_SECONDS: '-5' }, undefined, /^server\.jwe\.token_generator\.max_expiry_seconds: max_expiry_seconds must be positive$/],
+    ['JWE on stdio (no path or header to carry a token)', ['--allow-jwe-auth', '--jwe-secret-key', 'k'], {}, undefined, /^server\.jwe\.enabled: JWE tokens travel in HTTP paths and headers; the stdio transport cannot carry them \(use transport http or sse\)$/],
     ['OAuth on (not built yet)', [], { MCP_OAUTH_ENABLED: 'true' }, undefined, /^server\.oauth\.enabled: OAuth is not available/],
     ['multicluster cache too small', [], {}, 'multicluster:\n  catalog_cache_max: 50\n', /^multicluster\.catalog_cache_max: got 50, expected an integer >= 100/],
     ['multicluster ttl out of range', ['--multicluster-catalog-ttl-fallback', '30s'], {}, undefined, /^multicluster\.catalog_ttl_fallback: got "30s", expected a duration between 1m0s and 24h0m0s/],
@@ -258,7 +259,7 @@ describe('invalid configurations: one clear error per bad key', () => {
 
   it('JWE with its secret boots, with the generator behind a 32-byte admin token (secrets never in a message)', () => {
     const loaded = loadConfig({
-      args: parseArgs(['--allow-jwe-auth', '--jwe-tls-material-dir', '/etc/gateway/jwe-tls', '--jwe-token-generator']),
+      args: parseArgs(['--allow-jwe-auth', '--transport', 'http', '--jwe-tls-material-dir', '/etc/gateway/jwe-tls', '--jwe-token-generator']),
       env: { MCP_JWE_SECRET_KEY: 'k', MCP_JWE_TOKEN_GENERATOR_ADMIN_TOKEN: 'an-admin-token-of-at-least-32-bytes' },
     });
     expect(loaded.config.server.jwe).toEqual({
@@ -268,7 +269,7 @@ describe('invalid configurations: one clear error per bad key', () => {
       tls_material_dir: '/etc/gateway/jwe-tls',
       token_generator: { enabled: true, admin_token: 'an-admin-token-of-at-least-32-bytes', max_expiry_seconds: 86400 },
     });
-    const short = loadError(['--allow-jwe-auth', '--jwe-token-generator'], { MCP_JWE_SECRET_KEY: 'k', MCP_JWE_TOKEN_GENERATOR_ADMIN_TOKEN: 'short-admin-secret' });
+    const short = loadError(['--allow-jwe-auth', '--transport', 'http', '--jwe-token-generator'], { MCP_JWE_SECRET_KEY: 'k', MCP_JWE_TOKEN_GENERATOR_ADMIN_TOKEN: 'short-admin-secret' });
     expect(short.join('\n')).not.toContain('short-admin-secret');
   });
 

@@ -141,6 +141,11 @@ export function validateConfig(cfg: GatewayConfig, issues: string[], warnings: s
   if (srv.jwe.enabled && srv.jwe.jwe_secret_key === '') {
     issues.push('server.jwe.enabled: JWE encryption is enabled but no JWE secret key is provided');
   }
+  if (srv.jwe.enabled && srv.transport === 'stdio') {
+    // A stdio client has no path or header to carry a token: every call would run without one. Refused rather
+    // than falling back to the static credentials.
+    issues.push('server.jwe.enabled: JWE tokens travel in HTTP paths and headers; the stdio transport cannot carry them (use transport http or sse)');
+  }
   checkJweTokenGenerator(cfg, issues);
   // OAuth and multicluster exist in the config so files written for altinity-mcp load, but the gateway
   // refuses to start with them on rather than serve requests it cannot authenticate. (JWE together with OAuth

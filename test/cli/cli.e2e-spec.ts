@@ -111,3 +111,29 @@ describe('check-config', () => {
     expect(run(['check-config'], { CONFIG_FILE: path }).stdout).toContain(`configuration is valid (${path}, env and flags)`);
   });
 });
+
+describe('start-up with per-request credentials', () => {
+  it('a JWE gateway starts without the static ClickHouse (nothing static to test), a plain one refuses', async () => {
+    const { spawn } = await import('node:child_process');
+    const dead = ['--transport', 'http', '--address', '127.0.0.1', '--clickhouse-host', '127.0.0.1', '--clickhouse-port', '1'];
+    const plain = run([...dead, '--port', '18962']);
+    expect(plain.code).toBe(1);
+    expect(plain.stderr).toContain('ClickHouse connection test failed');
+
+    const child = spawn(process.execPath, [builtGatewayMain(), ...dead, '--port', '18961', '--allow-jwe-auth'], {
+      env: { PATH: process.env.PATH ?? '', MCP_JWE_SECRET_KEY: 'cli-e2e-jwe-secret' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    try {
+      let status = 0;
+      for (let i = 0; i < 100 && status !== 200; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        status = await fetch('http://127.0.0.1:18961/readyz').then((r) => r.status, () => 0);
+      }
+      expect(status).toBe(200);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+  }, 30_000);
+});
