@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintJweToken } from '../../src/auth/jwe/jwe-token.js';
-import { Canary } from '../auth/jwe-http-helpers.js';
+import { Canary, JWE_SECRET, jweFlags, JWT_SECRET } from '../auth/jwe-http-helpers.js';
 import { CH_TEST_HOST, CH_TEST_PORT } from '../setup/clickhouse-server.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
 import { BAD_JWE_PATHS, badJweTokens, type BadToken } from './bad-inputs-jwe.js';
@@ -14,9 +13,6 @@ import { rawExchange, STACK_TRACE } from './reliability-helpers.js';
  * stack trace, never the token echoed — and none reaches the canary listener the tokens point at.
  */
 
-const RUN = randomBytes(4).toString('hex');
-const JWE_SECRET = `bad-inputs-jwe-${RUN}`;
-const JWT_SECRET = `bad-inputs-jwt-${RUN}`;
 const PING = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'execute_query', arguments: { query: 'SELECT 1' } } });
 
 function request(port: number, path: string, headers: Record<string, string> = {}): Buffer {
@@ -45,23 +41,7 @@ describe('bad inputs: malformed JWE tokens', () => {
 
   beforeAll(async () => {
     await canary.start();
-    gw = await startGateway([
-      '--allow-jwe-auth',
-      '--jwe-secret-key',
-      JWE_SECRET,
-      '--jwt-secret-key',
-      JWT_SECRET,
-      '--clickhouse-host',
-      CH_TEST_HOST,
-      '--clickhouse-port',
-      String(CH_TEST_PORT),
-      '--clickhouse-username',
-      'tester',
-      '--clickhouse-password',
-      'secret',
-      '--openapi',
-      'http',
-    ]);
+    gw = await startGateway(jweFlags(['--openapi', 'http']));
     port = Number(new URL(gw.url).port);
     tokens = await badJweTokens({ jweSecret: JWE_SECRET, jwtSecret: JWT_SECRET, canaryHost: '127.0.0.1', canaryPort: canary.port });
   }, 60_000);
