@@ -21,6 +21,8 @@ interface TestIdp {
   /** Requests seen, by path. */
   hits: string[];
   metadataIssuer?: string;
+  /** The JWKS endpoint answers 500. */
+  down?: boolean;
 }
 
 async function startIdp(): Promise<TestIdp> {
@@ -28,7 +30,9 @@ async function startIdp(): Promise<TestIdp> {
   idp.server.on('request', (req, res) => {
     const path = req.url ?? '/';
     idp.hits.push(path);
-    if (path === '/jwks') {
+    if (path === '/jwks' && idp.down) {
+      res.writeHead(500).end('boom');
+    } else if (path === '/jwks') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: idp.published }));
     } else if (path === '/.well-known/oauth-authorization-server/realm') {
       res.writeHead(404).end();
@@ -78,6 +82,7 @@ describe('BearerVerifier against a local JWKS server', () => {
     idp.published = [key.publicJwk];
     idp.hits = [];
     idp.metadataIssuer = undefined;
+    idp.down = false;
   });
 
   const verifier = (overrides: Partial<BearerVerifierOptions['oauth']> = {}, extra: Partial<BearerVerifierOptions> = {}) =>
@@ -269,6 +274,27 @@ describe('BearerVerifier against a local JWKS server', () => {
     });
     expect(response.status).toBe(503);
     expect(response.headers['WWW-Authenticate']).toBeUndefined();
+  });
+
+  it('IdP outage: keys already fetched stay in use; without any, callers fail fast until the back-off ends', async () => {
+    let clock = Date.now();
+    const cached = verifier({ jwks_cache_ttl: 10 }, { now: () => clock, failureBackoffMs: 5_000 });
+    const token = await sign();
+    expect((await cached.verify(token)).ok).toBe(true);
+    idp.down = true;
+    clock += 20_000;
+    expect((await cached.verify(token)).ok).toBe(true);
+    expect((await cached.verify(token)).ok).toBe(true);
+    expect(idp.hits).toEqual(['/jwks', '/jwks']);
+
+    idp.hits = [];
+    const cold = verifier({}, { now: () => clock });
+    expect(await cold.verify(token)).toEqual({ ok: false, reason: 'keys_unavailable' });
+    expect(await cold.verify(token)).toEqual({ ok: false, reason: 'keys_unavailable' });
+    expect(idp.hits).toEqual(['/jwks']);
+    idp.down = false;
+    clock += 6_000;
+    expect((await cold.verify(token)).ok).toBe(true);
   });
 
   it('refuses construction without an issuer or a fixed audience (never derived from the Host header)', () => {

@@ -69,6 +69,7 @@ export interface BearerVerifierOptions {
   clockToleranceSeconds?: number;
   fetcher?: DocumentFetcher;
   unknownKidCooldownMs?: number;
+  failureBackoffMs?: number;
   fetchTimeoutMs?: number;
   now?: () => number;
 }
@@ -96,6 +97,7 @@ export class BearerVerifier {
       fetcher: options.fetcher,
       timeoutMs: options.fetchTimeoutMs,
       unknownKidCooldownMs: options.unknownKidCooldownMs,
+      failureBackoffMs: options.failureBackoffMs,
       now: this.now,
     });
   }

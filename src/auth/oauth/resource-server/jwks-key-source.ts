@@ -73,6 +73,8 @@ export interface JwksKeySourceOptions {
   timeoutMs?: number;
   maxBytes?: number;
   unknownKidCooldownMs?: number;
+  /** After a failed fetch: how long stale keys are kept, or how long callers fail fast when there are none. */
+  failureBackoffMs?: number;
   now?: () => number;
   random?: () => number;
 }
@@ -94,6 +96,8 @@ export class JwksKeySource {
   private cached: CachedKeys | undefined;
   private inFlight: Promise<JSONWebKeySet> | undefined;
   private lastForcedRefetchAt = Number.NEGATIVE_INFINITY;
+  private failedUntil = Number.NEGATIVE_INFINITY;
+  private readonly failureBackoffMs: number;
   private discoveredJwksUrl: { url: string; expiresAt: number } | undefined;
   /** Fetches made (JWKS and metadata), for tests and metrics. */
   fetchCount = 0;
@@ -103,6 +107,7 @@ export class JwksKeySource {
     this.timeoutMs = options.timeoutMs ?? 3_000;
     this.maxBytes = options.maxBytes ?? 1024 * 1024;
     this.unknownKidCooldownMs = options.unknownKidCooldownMs ?? 30_000;
+    this.failureBackoffMs = options.failureBackoffMs ?? 5_000;
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
     if (options.jwksUrl.trim() === '' && options.issuer.trim() === '') {
@@ -113,6 +118,7 @@ export class JwksKeySource {
   /** The cached key set, fetched when absent or stale. */
   async keys(): Promise<JSONWebKeySet> {
     if (this.cached && this.cached.expiresAt > this.now()) return this.cached.keys;
+    if (!this.cached && this.failedUntil > this.now()) throw new KeySourceError('the issuer keys are unavailable');
     return this.refetch();
   }
 
@@ -129,10 +135,27 @@ export class JwksKeySource {
 
   private refetch(): Promise<JSONWebKeySet> {
     // Concurrent requests share one fetch.
-    this.inFlight ??= this.load().finally(() => {
-      this.inFlight = undefined;
-    });
+    this.inFlight ??= this.load()
+      .catch((err: unknown) => this.afterFailedLoad(err))
+      .finally(() => {
+        this.inFlight = undefined;
+      });
     return this.inFlight;
+  }
+
+  /**
+   * An IdP outage must neither lock everyone out nor make every request wait for a timeout: keys we already had
+   * stay in use for another back-off period (they were valid at the last fetch), and without any, callers fail fast
+   * for the back-off period instead of each trying the IdP again.
+   */
+  private afterFailedLoad(err: unknown): JSONWebKeySet {
+    const retryAt = this.now() + this.failureBackoffMs;
+    if (this.cached) {
+      this.cached = { keys: this.cached.keys, expiresAt: retryAt };
+      return this.cached.keys;
+    }
+    this.failedUntil = retryAt;
+    throw err;
   }
 
   private ttlWithJitterMs(): number {
