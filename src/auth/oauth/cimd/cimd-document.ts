@@ -128,7 +128,8 @@ function redirectUriViolation(redirectUri: string): string | undefined {
     return 'does not parse as a URL';
   }
   if (parsed.protocol !== 'https:') return 'must use https';
-  if (parsed.hostname === '') return 'must have a host';
+  // WHATWG also reads "https:///cb" as https://cb/; the host must be written where it belongs.
+  if (parsed.hostname === '' || /^https:\/\/[/?#]/i.test(redirectUri)) return 'must have a host';
   if (redirectUri.includes('#')) return 'must not have a fragment';
   return undefined;
 }
