@@ -206,6 +206,15 @@ describe('SsrfSafeFetcher against a real loopback HTTPS listener', () => {
     },
   );
 
+  it('keeps a hostile content-type short in the error text', async () => {
+    server.setHandler((_request, response) => {
+      response.writeHead(200, { 'content-type': `text/${'a'.repeat(5000)}` }).end('{}');
+    });
+    const error = await failure(fetchDoc());
+    expect(error).toMatchObject({ failure: 'content_type' });
+    expect(error.message.length).toBeLessThan(200);
+  });
+
   it('refuses a compressed answer (it asked for identity)', async () => {
     server.setHandler((_request, response) => {
       response.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' }).end('xx');

@@ -132,7 +132,7 @@ export class SsrfSafeFetcher {
   private request(url: URL, hostname: string, address: string, deadline: number): Promise<SafeFetchResponse> {
     const family = isIP(address);
     // The socket layer calls this instead of DNS: it can only ever get the address checked above.
-    const pinnedLookup = ((_name: string, lookupOptions: { all?: boolean }, callback: Function) => {
+    const pinnedLookup = ((_name: string, lookupOptions: { all?: boolean }, callback: (...answer: unknown[]) => void) => {
       if (lookupOptions?.all) callback(null, [{ address, family }]);
       else callback(null, address, family);
     }) as unknown as LookupFunction;
@@ -189,12 +189,15 @@ export class SsrfSafeFetcher {
         if (status !== 200) return fail(new SafeFetchError('status', `unexpected HTTP status ${status}`));
         const encoding = (response.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
         if (encoding !== 'identity') {
-          return fail(new SafeFetchError('content_encoding', `content-encoding ${encoding} is not accepted`));
+          return fail(new SafeFetchError('content_encoding', `content-encoding ${encoding.slice(0, 40)} is not accepted`));
         }
         const mediaType = (response.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
         if (!acceptedMediaTypes.some((accepted) => accepted.toLowerCase() === mediaType)) {
           return fail(
-            new SafeFetchError('content_type', `content-type ${mediaType || '(none)'} is not ${acceptedMediaTypes.join(' or ')}`),
+            new SafeFetchError(
+              'content_type',
+              `content-type ${mediaType.slice(0, 80) || '(none)'} is not ${acceptedMediaTypes.join(' or ')}`,
+            ),
           );
         }
         const declaredLength = Number(response.headers['content-length'] ?? NaN);
