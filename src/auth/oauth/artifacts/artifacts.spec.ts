@@ -1,3 +1,4 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { CompactEncrypt, decodeProtectedHeader } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { deriveJweKey, mintJweToken } from '../../jwe/jwe-token.js';
@@ -197,5 +198,50 @@ describe('pending-auth and auth-code artifacts (spec §2.6, §5 vectors 47-49)',
     const token = await encodeOAuthArtifact({ upstream_refresh_token: 'r', exp: NOW + 5 }, SECRET, 'gateway/oauth/refresh/v1');
     await expect(decodeOAuthArtifact(token, SECRET, 'gateway/oauth/refresh/v1', { nowSeconds: NOW })).resolves.toEqual({ upstream_refresh_token: 'r', exp: NOW + 5 });
     await refusal(decodeOAuthArtifact(token, SECRET, AUTH_CODE_LABEL, { nowSeconds: NOW }), 'wrong_key');
+  });
+});
+
+/**
+ * An independent JWE implementation from node:crypto alone (RFC 3394 key wrap + AES-GCM, AAD = the encoded
+ * header), standing in for a Go replica: it opens what we mint, and we open what it mints with go-jose's
+ * alphabetically sorted header.
+ */
+describe('interop with an independent A256KW/A256GCM implementation', () => {
+  const WRAP_IV = Buffer.from('A6A6A6A6A6A6A6A6', 'hex');
+
+  function openIndependently(token: string, key: Uint8Array): { header: unknown; claims: unknown } {
+    const [header, encryptedKey, iv, ciphertext, tag] = token.split('.') as [string, string, string, string, string];
+    const unwrap = createDecipheriv('id-aes256-wrap', key, WRAP_IV);
+    const cek = Buffer.concat([unwrap.update(Buffer.from(encryptedKey, 'base64url')), unwrap.final()]);
+    const gcm = createDecipheriv('aes-256-gcm', cek, Buffer.from(iv, 'base64url'));
+    gcm.setAAD(Buffer.from(header, 'ascii'));
+    gcm.setAuthTag(Buffer.from(tag, 'base64url'));
+    const plaintext = Buffer.concat([gcm.update(Buffer.from(ciphertext, 'base64url')), gcm.final()]);
+    return { header: JSON.parse(Buffer.from(header, 'base64url').toString()), claims: JSON.parse(plaintext.toString()) };
+  }
+
+  function mintIndependently(claims: unknown, key: Uint8Array): string {
+    const header = Buffer.from('{"alg":"A256KW","cty":"JSON","enc":"A256GCM","kid":"v1","typ":"JWE"}').toString('base64url');
+    const cek = randomBytes(32);
+    const wrap = createCipheriv('id-aes256-wrap', key, WRAP_IV);
+    const encryptedKey = Buffer.concat([wrap.update(cek), wrap.final()]);
+    const iv = randomBytes(12);
+    const gcm = createCipheriv('aes-256-gcm', cek, iv);
+    gcm.setAAD(Buffer.from(header, 'ascii'));
+    const ciphertext = Buffer.concat([gcm.update(JSON.stringify(claims)), gcm.final()]);
+    return [header, ...[encryptedKey, iv, ciphertext, gcm.getAuthTag()].map((part) => part.toString('base64url'))].join('.');
+  }
+
+  it('our pending-auth opens with the HKDF key of its label', async () => {
+    const token = await encodePendingAuth(PENDING, SECRET, { nowSeconds: NOW });
+    const opened = openIndependently(token, deriveArtifactKey(SECRET, PENDING_AUTH_LABEL));
+    expect(opened.header).toEqual({ alg: 'A256KW', cty: 'JSON', enc: 'A256GCM', kid: 'v1', typ: 'JWE' });
+    expect(opened.claims).toMatchObject({ client_id: PENDING.clientId, upstream_pkce_verifier: PENDING.upstreamPkceVerifier, exp: NOW + 600 });
+    expect(() => openIndependently(token, deriveArtifactKey(SECRET, AUTH_CODE_LABEL))).toThrow();
+  });
+
+  it('an independently minted auth code decodes', async () => {
+    const token = mintIndependently({ client_id: CODE.clientId, upstream_auth_code: 'go-code', exp: NOW + 60 }, deriveArtifactKey(SECRET, AUTH_CODE_LABEL));
+    expect(await decodeAuthCode(token, SECRET, { nowSeconds: NOW })).toMatchObject({ clientId: CODE.clientId, upstreamAuthCode: 'go-code', redirectUri: '' });
   });
 });
