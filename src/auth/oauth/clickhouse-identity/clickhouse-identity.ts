@@ -21,7 +21,11 @@ export interface ClickHouseEndpoint {
   protocol: string;
 }
 
-export type ProbeOutcome = { ok: true } | { ok: false; message: string };
+/**
+ * A probe's answer. `authRefused` is the probe's own verdict when it has structured facts (an HTTP status, a
+ * ClickHouse code); without it the error text is classified as altinity-mcp does (`isClickHouseAuthError`).
+ */
+export type ProbeOutcome = { ok: true } | { ok: false; message: string; authRefused?: boolean };
 
 /**
  * Opens a connection to the operator endpoint with these overrides and pings it (altinity-mcp's `NewClient`).
@@ -78,7 +82,8 @@ export class ClickHouseIdentityResolver {
       this.methods.set(key, 'bearer');
       return this.identityFor('bearer', token, claims, roles, true);
     }
-    if (!isClickHouseAuthError(bearerProbe.message)) return connectionFailure(bearerProbe.message, token.raw);
+    const refused = bearerProbe.authRefused ?? isClickHouseAuthError(bearerProbe.message);
+    if (!refused) return connectionFailure(bearerProbe.message, token.raw);
 
     // Bearer refused: this ClickHouse wants the sidecar's Basic form. Nothing is cached until Basic works, so
     // one caller's unusable token cannot pin the endpoint to a method.

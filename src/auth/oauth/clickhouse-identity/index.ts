@@ -5,3 +5,4 @@ export * from './clickhouse-identity.js';
 export * from './credential-source.js';
 export * from './role-activation.js';
 export * from './token-claims.js';
+export * from './clickhouse-probe.js';
