@@ -152,6 +152,14 @@ describe('ClickHouseIdentityResolver: Bearer then Basic auto-detect', () => {
     expect(cache.get('chi-otel.demo:8443')).toBe('basic');
   });
 
+  it("trusts the probe's own verdict over the error text", async () => {
+    const notAuth = scriptedProbe(() => ({ ok: false, message: 'connect ECONNREFUSED 127.0.0.1:14010', authRefused: false }));
+    expect(await new ClickHouseIdentityResolver(NO_ROLES, notAuth.probe).resolve({ raw: ALICE }, ENDPOINT)).toMatchObject({ reason: 'connection_failed' });
+    expect(notAuth.calls).toHaveLength(1);
+    const auth = scriptedProbe((o) => (o.bearerToken ? { ok: false, message: 'refused', authRefused: true } : { ok: true }));
+    expect(await new ClickHouseIdentityResolver(NO_ROLES, auth.probe).resolve({ raw: ALICE }, ENDPOINT)).toMatchObject({ method: 'basic' });
+  });
+
   it('never lets the bearer into an error text', async () => {
     const { probe } = scriptedProbe((o) => ({ ok: false, message: `proxy echoed: Bearer ${o.bearerToken}` }));
     const resolver = new ClickHouseIdentityResolver(NO_ROLES, probe);
