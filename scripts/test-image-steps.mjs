@@ -14,6 +14,7 @@ import { chmodSync, chownSync, copyFileSync, cpSync, existsSync, mkdirSync, read
 import { createServer } from 'node:net';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { dockerfileInstructions } from './dockerfile-instructions.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const NODE_CACHE = join(ROOT, 'node_modules', '.cache', 'image-node');
@@ -103,24 +104,10 @@ function copyContext(ctx) {
   walk('');
 }
 
-/** The Dockerfile's instructions, continuation lines joined as written, comments dropped. */
-export function dockerfileInstructions(text = readFileSync(join(ROOT, 'Dockerfile'), 'utf8')) {
-  const out = [];
-  let current = null;
-  for (const line of text.split('\n')) {
-    if (current === null && (line.trim() === '' || line.trimStart().startsWith('#'))) continue;
-    current = current === null ? line : `${current}\n${line}`;
-    if (!line.endsWith('\\')) {
-      out.push(current);
-      current = null;
-    }
-  }
-  return out;
-}
 
 /** ENV of the runtime stage, as the container's process gets it. */
 function runtimeEnv() {
-  const instructions = dockerfileInstructions();
+  const instructions = dockerfileInstructions(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
   const runtime = instructions.slice(instructions.findIndex((i) => /^FROM .* AS runtime$/.test(i)));
   const env = {};
   for (const i of runtime.filter((x) => x.startsWith('ENV '))) {

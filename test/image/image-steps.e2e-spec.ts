@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dockerfileInstructions } from '../../scripts/dockerfile-instructions.mjs';
 
 // No container engine runs here: scripts/test-image-steps.mjs replays the Dockerfile's stages in a temp dir and
 // starts the result as the image would (entrypoint, uid 1000, read-only tree, config at a temp path).
@@ -17,19 +18,7 @@ function script(args: string[], timeout: number): string {
 const lastJson = (out: string): Record<string, unknown> => JSON.parse(out.trim().split('\n').pop()!) as Record<string, unknown>;
 
 /** Instructions of the Dockerfile, continuation lines joined as written, comments dropped. */
-function instructions(): string[] {
-  const out: string[] = [];
-  let current: string | null = null;
-  for (const line of DOCKERFILE.split('\n')) {
-    if (current === null && (line.trim() === '' || line.trimStart().startsWith('#'))) continue;
-    current = current === null ? line : `${current}\n${line}`;
-    if (!line.endsWith('\\')) {
-      out.push(current);
-      current = null;
-    }
-  }
-  return out;
-}
+const instructions = (): string[] => dockerfileInstructions(DOCKERFILE);
 
 describe('Dockerfile', () => {
   const all = instructions();

@@ -1,0 +1,1 @@
+export function dockerfileInstructions(text: string): string[];
