@@ -1,6 +1,7 @@
-import { type DynamicModule, Module } from '@nestjs/common';
+import { type DynamicModule, Global, Module } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { JweHttpModule } from './auth/jwe/jwe-http.module.js';
+import { type GatewayAppHooks, OUTBOUND_FETCH_HOOKS } from './auth/oauth/outbound-fetch-hooks.js';
 import { ClickHouseModule } from './clickhouse/clickhouse.module.js';
 import { EventsModule } from './common/events/events.module.js';
 import { HttpPipelineModule } from './common/http/http-pipeline.module.js';
@@ -18,12 +19,26 @@ import { RateLimitModule } from './rate-limit/rate-limit.module.js';
  * The only place that wires capabilities together. Arrows point one way: config is a leaf, the ClickHouse
  * module knows no protocol, and only this module (through McpModule) exposes transports.
  */
+/** The programmatic hooks of `createGatewayApp` (empty in production), for the modules that honour them. */
+@Global()
+@Module({})
+class GatewayHooksModule {
+  static forRoot(hooks: GatewayAppHooks): DynamicModule {
+    return {
+      module: GatewayHooksModule,
+      providers: [{ provide: OUTBOUND_FETCH_HOOKS, useValue: hooks.oauthOutboundFetch ?? {} }],
+      exports: [OUTBOUND_FETCH_HOOKS],
+    };
+  }
+}
+
 @Module({})
 export class AppModule {
-  static forRoot(boot: BootConfig, logger: Logger): DynamicModule {
+  static forRoot(boot: BootConfig, logger: Logger, hooks: GatewayAppHooks = {}): DynamicModule {
     return {
       module: AppModule,
       imports: [
+        GatewayHooksModule.forRoot(hooks),
         ConfigModule.forRoot(boot),
         LoggingModule.forRoot(logger),
         HttpPipelineModule,

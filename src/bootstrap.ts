@@ -2,6 +2,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { Logger } from 'pino';
 import { AppModule } from './app.module.js';
+import type { GatewayAppHooks } from './auth/oauth/outbound-fetch-hooks.js';
 import { installHttpPipeline } from './common/http/http-pipeline.js';
 import { NestPinoLogger } from './common/logging/logger.js';
 import { installShutdownSignals } from './common/shutdown/shutdown-signals.js';
@@ -18,8 +19,8 @@ import { usesPerRequestCredentials } from './health/clickhouse.health.js';
  * Builds the HTTP application without listening, so tests can start it on port 0 exactly as production does.
  * Body parsing is off: MCP routes read their own bodies with the configured size limit and JSON-RPC errors.
  */
-export async function createGatewayApp(boot: BootConfig, logger: Logger): Promise<NestExpressApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(boot, logger), {
+export async function createGatewayApp(boot: BootConfig, logger: Logger, hooks: GatewayAppHooks = {}): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(boot, logger, hooks), {
     logger: new NestPinoLogger(logger.child({ context: 'nest' })),
     bodyParser: false,
     abortOnError: false,

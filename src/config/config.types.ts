@@ -107,6 +107,15 @@ export interface OAuthConfig {
   role_claim: string;
   role_filter: string;
   username_claim: string;
+  /** Ours: Go's soft-pass of opaque bearers, off by default. */
+  allow_opaque_tokens: boolean;
+  /** Ours: `bound` (tokens for this server only) or `upstream` (Go: the raw upstream token). */
+  issued_tokens: 'bound' | 'upstream';
+  /** Ours: consent page before going upstream. */
+  consent: boolean;
+  consent_ttl_seconds: number;
+  /** Ours: per-client limit on /oauth/* (0 = none). */
+  requests_per_minute: number;
 }
 
 export interface OpenApiConfig {

@@ -3,6 +3,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import pino from 'pino';
+import type { GatewayAppHooks } from '../../src/auth/oauth/outbound-fetch-hooks.js';
 import { createGatewayApp } from '../../src/bootstrap.js';
 import { createRootLogger } from '../../src/common/logging/logger.js';
 import { parseArgs } from '../../src/config/config.cli.js';
@@ -22,12 +23,12 @@ export interface TestGateway {
 /** Flags that point the gateway at the shared ClickHouse test server. */
 export const TEST_CLICKHOUSE_FLAGS = ['--clickhouse-host', CH_TEST_HOST, '--clickhouse-port', String(CH_TEST_PORT)];
 
-export async function startGateway(flags: string[], env: Record<string, string> = {}): Promise<TestGateway> {
+export async function startGateway(flags: string[], env: Record<string, string> = {}, hooks: GatewayAppHooks = {}): Promise<TestGateway> {
   const input = { args: parseArgs(['--transport', 'http', '--address', '127.0.0.1', '--port', '1', ...flags]), env };
   const logs: string[] = [];
   const sink = { write: (line: string) => void logs.push(line) };
   const logger = createRootLogger(loadConfig(input).config.logging.level, sink as unknown as pino.DestinationStream);
-  const app = await createGatewayApp({ input, loaded: loadConfig(input) }, logger);
+  const app = await createGatewayApp({ input, loaded: loadConfig(input) }, logger, hooks);
   app.get(ConfigStore);
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
