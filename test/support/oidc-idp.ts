@@ -399,6 +399,12 @@ export const IDP_SELECTORS = {
 export async function completeUpstreamLoginInPage(page: Page, idpOrigin: string, login: string, options: { password?: string; maxSteps?: number } = {}): Promise<string> {
   for (let step = 0; step < (options.maxSteps ?? 6); step += 1) {
     await page.waitForLoadState('load');
+    if (page.url().startsWith('chrome-error:')) {
+      // A redirect to a request-intercepted URL can first surface as a DNS error page, then commit the
+      // intercepted answer: give it a moment before calling it a failure.
+      await page.waitForURL((next) => next.protocol !== 'chrome-error:', { timeout: 5_000 }).catch(() => undefined);
+      if (page.url().startsWith('chrome-error:')) throw new Error('the browser landed on an error page after the IdP (is the redirect target answerable?)');
+    }
     if (new URL(page.url()).origin !== idpOrigin) return page.url();
     const navigated = page.waitForEvent('framenavigated', { predicate: (frame) => frame === page.mainFrame() });
     if ((await page.locator(IDP_SELECTORS.loginForm).count()) > 0) {

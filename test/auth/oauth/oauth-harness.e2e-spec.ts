@@ -1,7 +1,16 @@
+import { existsSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { completeUpstreamLogin, startTestIdp, type TestIdp } from '../../support/oidc-idp.js';
+import { CimdError } from '../../../src/auth/oauth/cimd/cimd-errors.js';
+import { CimdResolver, createCimdFetcher } from '../../../src/auth/oauth/cimd/cimd-resolver.js';
+import { interceptRequests, launchBrowser, screenshot, type TestBrowser } from '../../support/browser.js';
+import { startCimdClient, type CimdClientServer } from '../../support/cimd-client.js';
+import { startGatewayProcess, type GatewayProcess } from '../../support/gateway-process.js';
+import { TEST_CLICKHOUSE_FLAGS } from '../../support/gateway.js';
+import { completeUpstreamLogin, completeUpstreamLoginInPage, startTestIdp, type TestIdp } from '../../support/oidc-idp.js';
 
 // Proves each piece of the OAuth end-to-end harness on its own (the flow tests build on them).
 
@@ -119,5 +128,131 @@ describe('test IdP (oidc-provider on loopback)', () => {
     const { payload, protectedHeader } = await jwtVerify(token, createRemoteJWKSet(new URL(idp.jwksUrl)), { issuer: idp.issuer, audience: 'http://x/' });
     expect(payload.sub).toBe('eve');
     expect(protectedHeader.kid).toBe(idp.publicJwks.keys[0]!.kid);
+  });
+});
+
+describe('CIMD client document over HTTPS on loopback', () => {
+  let cimd: CimdClientServer;
+  beforeAll(async () => {
+    cimd = await startCimdClient({ clientName: 'Harness Client' });
+  });
+  afterAll(() => cimd.close());
+
+  it('the gateway hooks let the real CIMD fetcher + resolver resolve the document', async () => {
+    const fetchHooks = cimd.hooks.oauthOutboundFetch!;
+    const resolver = new CimdResolver({ fetcher: createCimdFetcher({ resolver: fetchHooks.resolver, testOnly: fetchHooks.testOnly }) });
+    const client = await resolver.resolve(cimd.clientId);
+    expect(cimd.clientId).toBe('https://mcp-client.test/oauth/client.json');
+    expect(client).toEqual({
+      clientId: cimd.clientId,
+      clientName: 'Harness Client',
+      redirectUris: ['https://mcp-client.test/callback'],
+      tokenEndpointAuthMethod: 'none',
+    });
+    expect(cimd.documentFetches()).toBe(1);
+    // SNI and Host are the public name, as in production.
+    expect(cimd.https.requests.at(-1)).toMatchObject({ host: 'mcp-client.test', servername: 'mcp-client.test', path: '/oauth/client.json' });
+  });
+
+  it('without the hooks the same URL is not reachable (no real DNS, loopback blocked)', async () => {
+    const fetchHooks = cimd.hooks.oauthOutboundFetch!;
+    const resolver = new CimdResolver({ fetcher: createCimdFetcher({ resolver: fetchHooks.resolver }) });
+    await expect(resolver.resolve(cimd.clientId)).rejects.toMatchObject({ kind: 'ssrf_blocked' });
+    await expect(fetchHooks.resolver!('elsewhere.test')).rejects.toThrow(/unknown/);
+  });
+
+  it('a changed document is served as changed (the resolver sees the new client_name)', async () => {
+    const fetchHooks = cimd.hooks.oauthOutboundFetch!;
+    cimd.setDocument({ ...cimd.document(), client_name: '' });
+    const resolver = new CimdResolver({ fetcher: createCimdFetcher({ resolver: fetchHooks.resolver, testOnly: fetchHooks.testOnly }) });
+    const failure = await resolver.resolve(cimd.clientId).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(CimdError);
+    expect((failure as CimdError).kind).toBe('invalid_metadata');
+  });
+});
+
+describe('headless chromium (Debian package, playwright-core)', () => {
+  let browser: TestBrowser;
+  let idp: TestIdp;
+  let site: Server;
+  let siteUrl: string;
+  beforeAll(async () => {
+    [browser, idp] = await Promise.all([launchBrowser(), startTestIdp({ clientId: 'browser-gw', clientSecret: 'browser-secret' })]);
+    idp.setRedirectUris(['https://gateway-callback.test/oauth/callback']);
+    site = createServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/html' });
+      response.end('<!doctype html><title>harness</title><button id="go" onclick="document.getElementById(\'out\').textContent=\'clicked\'">Go</button><p id="out"></p>');
+    });
+    await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
+    siteUrl = `http://127.0.0.1:${(site.address() as AddressInfo).port}/`;
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await idp?.close();
+    site?.close();
+  });
+
+  it('opens a local page, clicks a button and saves a screenshot', async () => {
+    const { page, context } = await browser.newPage();
+    await page.goto(siteUrl);
+    await page.click('#go');
+    expect(await page.textContent('#out')).toBe('clicked');
+    const file = await screenshot(page, 'oauth-harness-button');
+    expect(existsSync(file) && statSync(file).size).toBeGreaterThan(1000);
+    await context.close();
+  });
+
+  it('drives the IdP login and consent pages to the redirect URI', async () => {
+    const { page, context } = await browser.newPage();
+    const callbacks = await interceptRequests(context, 'https://gateway-callback.test/');
+    const authorizeUrl = new URL(idp.authUrl);
+    authorizeUrl.search = new URLSearchParams({
+      client_id: 'browser-gw',
+      response_type: 'code',
+      redirect_uri: 'https://gateway-callback.test/oauth/callback',
+      scope: 'openid email',
+      state: 'browser-state',
+      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+    }).toString();
+    await page.goto(authorizeUrl.href);
+    const left = await completeUpstreamLoginInPage(page, idp.issuer, 'frank');
+    const callback = new URL(await callbacks.next());
+    expect(left).toBe(callback.href);
+    expect(callback.searchParams.get('state')).toBe('browser-state');
+    expect(callback.searchParams.get('code')).toBeTruthy();
+    await context.close();
+  });
+});
+
+describe('gateway as separate processes (built output, outbound hooks)', () => {
+  let cimd: CimdClientServer;
+  const gateways: GatewayProcess[] = [];
+  beforeAll(async () => {
+    cimd = await startCimdClient();
+  });
+  afterAll(async () => {
+    await Promise.all(gateways.map((gateway) => gateway.close()));
+    await cimd.close();
+  });
+
+  it('two processes with the same config start with the hooks and answer /health', async () => {
+    const options = { flags: [...TEST_CLICKHOUSE_FLAGS], env: { LOG_LEVEL: 'info' }, outboundHooks: cimd.serializedHooks };
+    gateways.push(...(await Promise.all([startGatewayProcess(options), startGatewayProcess(options)])));
+    const [first, second] = gateways as [GatewayProcess, GatewayProcess];
+    expect(first.port).not.toBe(second.port);
+    expect(first.pid).not.toBe(second.pid);
+    for (const gateway of gateways) {
+      const response = await fetch(new URL('health', gateway.url));
+      expect(response.status).toBe(200);
+      expect(await response.json()).toMatchObject({ status: 'healthy' });
+    }
+    await first.close();
+    await expect(fetch(new URL('health', first.url))).rejects.toThrow();
+    expect((await fetch(new URL('health', second.url))).status).toBe(200);
+  });
+
+  it('a configuration error is reported, not hung on', async () => {
+    await expect(startGatewayProcess({ flags: ['--clickhouse-port', 'not-a-port'] })).rejects.toThrow(/failed to start|exited/);
   });
 });
