@@ -1,13 +1,16 @@
+import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { auth } from '@modelcontextprotocol/sdk/client/auth.js';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CimdError } from '../../../src/auth/oauth/cimd/cimd-errors.js';
 import { CimdResolver, createCimdFetcher } from '../../../src/auth/oauth/cimd/cimd-resolver.js';
 import { interceptRequests, launchBrowser, screenshot, type TestBrowser } from '../../support/browser.js';
 import { startCimdClient, type CimdClientServer } from '../../support/cimd-client.js';
+import { HarnessOAuthClientProvider } from '../../support/mcp-oauth-client.js';
 import { startGatewayProcess, type GatewayProcess } from '../../support/gateway-process.js';
 import { TEST_CLICKHOUSE_FLAGS } from '../../support/gateway.js';
 import { completeUpstreamLogin, completeUpstreamLoginInPage, startTestIdp, type TestIdp } from '../../support/oidc-idp.js';
@@ -254,5 +257,88 @@ describe('gateway as separate processes (built output, outbound hooks)', () => {
 
   it('a configuration error is reported, not hung on', async () => {
     await expect(startGatewayProcess({ flags: ['--clickhouse-port', 'not-a-port'] })).rejects.toThrow(/failed to start|exited/);
+  });
+});
+
+describe('MCP SDK OAuth client provider (against a scripted resource + authorization server)', () => {
+  let server: Server;
+  let base: string;
+  const tokenRequests: URLSearchParams[] = [];
+  beforeAll(async () => {
+    server = createServer((request, response) => {
+      const json = (status: number, body: unknown) => response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      if (request.url === '/.well-known/oauth-protected-resource/mcp') {
+        return json(200, { resource: `${base}mcp`, authorization_servers: [base.slice(0, -1)], scopes_supported: ['openid', 'email'] });
+      }
+      if (request.url === '/.well-known/oauth-authorization-server') {
+        return json(200, {
+          issuer: base.slice(0, -1),
+          authorization_endpoint: `${base}oauth/authorize`,
+          token_endpoint: `${base}oauth/token`,
+          response_types_supported: ['code'],
+          grant_types_supported: ['authorization_code', 'refresh_token'],
+          code_challenge_methods_supported: ['S256'],
+          token_endpoint_auth_methods_supported: ['none'],
+          client_id_metadata_document_supported: true,
+        });
+      }
+      if (request.url === '/oauth/token' && request.method === 'POST') {
+        let body = '';
+        request.on('data', (chunk) => (body += chunk));
+        request.on('end', () => {
+          const form = new URLSearchParams(body);
+          tokenRequests.push(form);
+          const round = tokenRequests.length;
+          json(200, { access_token: `at-${round}`, token_type: 'Bearer', expires_in: 60, refresh_token: `rt-${round}` });
+        });
+        return;
+      }
+      json(404, { error: 'not_found' });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  });
+  afterAll(() => server.close());
+
+  it('PRM → AS metadata → CIMD client_id + PKCE + state + resource → code exchange → refresh', async () => {
+    const provider = new HarnessOAuthClientProvider({
+      clientMetadataUrl: 'https://mcp-client.test/oauth/client.json',
+      redirectUrl: 'https://mcp-client.test/callback',
+    });
+    const serverUrl = `${base}mcp`;
+    const resourceMetadataUrl = new URL(`${base}.well-known/oauth-protected-resource/mcp`);
+    expect(await auth(provider, { serverUrl, resourceMetadataUrl })).toBe('REDIRECT');
+    const authorizationUrl = provider.lastAuthorizationUrl();
+    expect(authorizationUrl.origin + authorizationUrl.pathname).toBe(`${base}oauth/authorize`);
+    const query = authorizationUrl.searchParams;
+    expect(query.get('client_id')).toBe('https://mcp-client.test/oauth/client.json');
+    expect(query.get('redirect_uri')).toBe('https://mcp-client.test/callback');
+    expect(query.get('code_challenge_method')).toBe('S256');
+    expect(query.get('resource')).toBe(`${base}mcp`);
+    expect(query.get('scope')).toBe('openid email');
+    const verifier = provider.codeVerifier();
+    expect(query.get('code_challenge')).toBe(createHash('sha256').update(verifier).digest('base64url'));
+
+    // The client redirect with a foreign state is refused; with ours the code comes out.
+    expect(() => provider.codeFromRedirect('https://mcp-client.test/callback?code=c1&state=forged')).toThrow(/state/);
+    expect(() => provider.codeFromRedirect(`https://mcp-client.test/callback?error=access_denied&state=${query.get('state')}`)).toThrow(/access_denied/);
+    const code = provider.codeFromRedirect(`https://mcp-client.test/callback?code=c1&state=${query.get('state')}`);
+    expect(await auth(provider, { serverUrl, resourceMetadataUrl, authorizationCode: code })).toBe('AUTHORIZED');
+    expect(Object.fromEntries(tokenRequests[0]!)).toEqual({
+      grant_type: 'authorization_code',
+      code: 'c1',
+      code_verifier: verifier,
+      redirect_uri: 'https://mcp-client.test/callback',
+      client_id: 'https://mcp-client.test/oauth/client.json',
+      resource: `${base}mcp`,
+    });
+    expect(provider.tokens()).toMatchObject({ access_token: 'at-1', refresh_token: 'rt-1' });
+
+    // What the transport does on a 401 with tokens stored: refresh, no new authorization.
+    provider.spoilAccessToken();
+    expect(await auth(provider, { serverUrl, resourceMetadataUrl })).toBe('AUTHORIZED');
+    expect(Object.fromEntries(tokenRequests[1]!)).toMatchObject({ grant_type: 'refresh_token', refresh_token: 'rt-1', client_id: 'https://mcp-client.test/oauth/client.json' });
+    expect(provider.tokens()).toMatchObject({ access_token: 'at-2', refresh_token: 'rt-2' });
+    expect(provider.authorizationUrls).toHaveLength(1);
   });
 });
