@@ -3,6 +3,16 @@ import { fileURLToPath } from 'node:url';
 import { buildGatewayForTests } from '../support/built-gateway.js';
 
 const script = fileURLToPath(new URL('../../scripts/clickhouse-test-server.sh', import.meta.url));
+const chromiumScript = fileURLToPath(new URL('../../scripts/install-chromium.sh', import.meta.url));
+
+/** The OAuth consent tests drive Debian's chromium: install it on a fresh machine, or stop the run loudly. */
+function ensureChromium(): void {
+  try {
+    process.env.CHROMIUM_PATH = execFileSync('bash', [chromiumScript], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' }).trim();
+  } catch (error) {
+    throw new Error(`chromium for the browser e2e tests could not be installed (scripts/install-chromium.sh): ${(error as Error).message}`);
+  }
+}
 
 /**
  * Starts the real ClickHouse test server (Debian's 18.16, installed on first use) for the run and stops it
@@ -19,6 +29,7 @@ export default function setup(): () => void {
     alreadyRunning = false;
   }
   if (!alreadyRunning) execFileSync('bash', [script, 'start'], { stdio: 'inherit', env });
+  ensureChromium();
   // Tests that spawn the gateway as a process share one build, made before any test file starts.
   process.env.GATEWAY_TEST_MAIN = buildGatewayForTests();
   return () => {
