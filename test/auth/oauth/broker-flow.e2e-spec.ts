@@ -1,9 +1,11 @@
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrokerAccessTokens } from '../../../src/auth/oauth/oauth-bearer.js';
 import { startGateway, TEST_CLICKHOUSE_FLAGS, type TestGateway } from '../../support/gateway.js';
 import {
   CLIENT_ID,
   CLIENT_REDIRECT,
+  PKJWT_CLIENT_ID,
   SIGNING_SECRET,
   UPSTREAM_CLIENT_ID,
   UPSTREAM_CLIENT_SECRET,
@@ -275,6 +277,35 @@ describe('/oauth/token with Go answers (issued_tokens: upstream)', () => {
     const refused = await redeem(goMode, bad.code, bad.verifier);
     expect(refused.status).toBe(502);
     expect(await json(refused)).toEqual({ error: 'server_error', error_description: 'failed to validate upstream identity token' });
+  });
+});
+
+describe('private_key_jwt clients (§2.8)', () => {
+  it('a signed assertion for the token endpoint is accepted; none, a wrong audience or a foreign key → 401', async () => {
+    const { privateKey, publicKey } = await generateKeyPair('ES256');
+    const stranger = await generateKeyPair('ES256');
+    documents.setJwks({ keys: [{ ...(await exportJWK(publicKey)), kid: 'client-key', use: 'sig', alg: 'ES256' }] });
+    const assertion = (key: CryptoKey, audience = 'https://mcp.example.com/oauth/token') =>
+      new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid: 'client-key' }).setIssuer(PKJWT_CLIENT_ID).setSubject(PKJWT_CLIENT_ID)
+        .setAudience(audience).setIssuedAt().setExpirationTime('2m').setJti(crypto.randomUUID()).sign(key);
+    idp.script = () => ({ body: { access_token: 'upstream-access-token', expires_in: 600 } });
+    const type = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+    const attempts: Array<[Record<string, string>, number, string]> = [
+      [{}, 401, 'client_assertion required for private_key_jwt clients'],
+      [{ client_assertion_type: type, client_assertion: await assertion(privateKey, 'https://mcp.example.com') }, 401, 'client_assertion invalid'],
+      [{ client_assertion_type: type, client_assertion: await assertion(stranger.privateKey) }, 401, 'client_assertion invalid'],
+      [{ client_assertion_type: 'urn:other', client_assertion: await assertion(privateKey) }, 401, 'client_assertion_type must be jwt-bearer'],
+    ];
+    for (const [extra, status, description] of attempts) {
+      const { code, verifier } = await obtainCode(goMode, { client_id: PKJWT_CLIENT_ID });
+      const refused = await redeem(goMode, code, verifier, { client_id: PKJWT_CLIENT_ID, ...extra });
+      expect(refused.status).toBe(status);
+      expect(await json(refused)).toEqual({ error: 'invalid_client', error_description: description });
+    }
+    const { code, verifier } = await obtainCode(goMode, { client_id: PKJWT_CLIENT_ID });
+    const accepted = await redeem(goMode, code, verifier, { client_id: PKJWT_CLIENT_ID, client_assertion_type: type, client_assertion: await assertion(privateKey) });
+    expect(accepted.status).toBe(200);
+    expect((await json(accepted)).access_token).toBe('upstream-access-token');
   });
 });
 
