@@ -1,6 +1,7 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { JweHttpModule } from './auth/jwe/jwe-http.module.js';
+import { BrokerModule } from './auth/oauth/broker/broker.module.js';
 import { type GatewayAppHooks, OUTBOUND_FETCH_HOOKS } from './auth/oauth/outbound-fetch-hooks.js';
 import { ClickHouseModule } from './clickhouse/clickhouse.module.js';
 import { EventsModule } from './common/events/events.module.js';
@@ -51,6 +52,8 @@ export class AppModule {
         // (/jwe-token-generator) is registered ahead of the MCP catch-all.
         JweHttpModule,
         RateLimitModule,
+        // Before McpModule and OpenApiModule: the broker's literal routes must be matched ahead of the MCP catch-all.
+        BrokerModule.forRoot(boot),
         // Before McpModule: its routes must be matched ahead of the MCP catch-all.
         OpenApiModule.forRoot(boot),
         McpModule,

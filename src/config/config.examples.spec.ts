@@ -9,7 +9,6 @@ import { ConfigError, loadConfig } from './config.loader.js';
 
 const DIR = fileURLToPath(new URL('../../config/', import.meta.url));
 
-const OAUTH_NOT_YET = 'server.oauth.enabled: OAuth is not available in this version of the gateway yet; disable it';
 const MULTICLUSTER_NOT_YET = 'multicluster.enabled: multicluster routing is not available in this version of the gateway yet; disable it';
 
 // The examples keep secrets out of the file and name the env vars instead; loaded here as a deployment would.
@@ -21,17 +20,16 @@ const OAUTH_SECRETS = { MCP_OAUTH_CLIENT_SECRET: 'client-secret-from-a-k8s-secre
  * without errors or warnings" (move the file out of this table).
  */
 const NOT_YET: Record<string, { env: Record<string, string>; issues: string[] }> = {
-  'oauth-resource-server.example.yaml': { env: {}, issues: [OAUTH_NOT_YET] },
-  'oauth-broker-google.example.yaml': { env: OAUTH_SECRETS, issues: [OAUTH_NOT_YET] },
-  'oauth-broker-auth0.example.yaml': { env: OAUTH_SECRETS, issues: [OAUTH_NOT_YET] },
-  'oauth-broker-keycloak.example.yaml': { env: OAUTH_SECRETS, issues: [OAUTH_NOT_YET] },
-  // Multicluster requires OAuth (auth spec §3.2), so both switches are refused.
-  'multicluster.example.yaml': { env: OAUTH_SECRETS, issues: [OAUTH_NOT_YET, MULTICLUSTER_NOT_YET] },
+  'multicluster.example.yaml': { env: OAUTH_SECRETS, issues: [MULTICLUSTER_NOT_YET] },
 };
 
 /** Examples that load as they are once their secrets arrive from the environment (as in a deployment). */
 const SECRETS_FROM_ENV: Record<string, Record<string, string>> = {
   'jwe.example.yaml': { MCP_JWE_SECRET_KEY: 'jwe-secret-from-a-k8s-secret' },
+  'oauth-broker.yaml': OAUTH_SECRETS,
+  'oauth-broker-google.example.yaml': OAUTH_SECRETS,
+  'oauth-broker-auth0.example.yaml': OAUTH_SECRETS,
+  'oauth-broker-keycloak.example.yaml': OAUTH_SECRETS,
 };
 
 const load = (file: string, env: Record<string, string> = {}) => loadConfig({ args: parseArgs(['--config', `${DIR}${file}`]), env });
@@ -48,6 +46,9 @@ describe('the example files in config/', () => {
       'production.example.yaml',
       'stdio.example.yaml',
       'jwe.example.yaml',
+      'oauth-broker.yaml',
+      'oauth-resource-server.example.yaml',
+      'oauth-broker-google.example.yaml',
       ...Object.keys(NOT_YET),
     ]) {
       expect(files).toContain(name);

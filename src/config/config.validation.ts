@@ -147,12 +147,6 @@ export function validateConfig(cfg: GatewayConfig, issues: string[], warnings: s
     issues.push('server.jwe.enabled: JWE tokens travel in HTTP paths and headers; the stdio transport cannot carry them (use transport http or sse)');
   }
   checkJweTokenGenerator(cfg, issues);
-  // OAuth and multicluster exist in the config so files written for altinity-mcp load, but the gateway
-  // refuses to start with them on rather than serve requests it cannot authenticate. (JWE together with OAuth
-  // is refused through the OAuth rule.)
-  if (srv.oauth.enabled) {
-    issues.push('server.oauth.enabled: OAuth is not available in this version of the gateway yet; disable it');
-  }
   if (srv.oauth.role_filter) {
     try {
       new RegExp(srv.oauth.role_filter);
