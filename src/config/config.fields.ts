@@ -33,6 +33,11 @@ export interface FieldSpec {
   max?: number;
   /** Keys read once at boot: a hot reload that changes them warns and keeps the boot value. */
   restartOnly?: boolean;
+  /**
+   * Ours, not altinity-mcp's: a 0 written in the file means 0 (altinity-mcp's rule, "a zero in the file is the
+   * default", exists only for its own keys, which cannot tell the two apart).
+   */
+  keepZero?: boolean;
   /** Keys altinity-mcp defines that this gateway parses and validates but does not act on yet. */
   reserved?: boolean;
 }
@@ -255,8 +260,8 @@ export const CONFIG_FIELDS: readonly FieldSpec[] = [
   oauth('allow_opaque_tokens', 'bool', false, 'Resource server: let non-JWT bearers through unverified for ClickHouse to judge (altinity-mcp\'s soft-pass; only where ClickHouse validates every token).'),
   oauth('issued_tokens', 'enum', 'bound', 'Broker: what MCP clients receive: `bound` (a token valid only for this server, with rotating refresh tokens) or `upstream` (the raw upstream token, altinity-mcp\'s behaviour).', { values: ['bound', 'upstream'] }),
   oauth('consent', 'bool', true, 'Broker: show a consent page (client name, redirect host, scopes) before going upstream (`false`: altinity-mcp\'s behaviour).'),
-  oauth('consent_ttl_seconds', 'int', 2592000, 'Broker: how long an approval is remembered per browser and client (0 = ask every time).', { min: 0 }),
-  oauth('requests_per_minute', 'int', 60, 'Per-client request limit on the `/oauth/*` routes (0 = no limit).', { min: 0 }),
+  oauth('consent_ttl_seconds', 'int', 2592000, 'Broker: how long an approval is remembered per browser and client (0 = ask every time).', { min: 0, keepZero: true }),
+  oauth('requests_per_minute', 'int', 60, 'Per-client request limit on the `/oauth/*` routes (0 = no limit).', { min: 0, keepZero: true }),
   {
     path: 'server.openapi.enabled',
     kind: 'bool',

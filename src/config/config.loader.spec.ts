@@ -182,6 +182,14 @@ describe('precedence: flag > env > file > default, for every key', () => {
     expect(config.clickhouse.host).toBe('localhost');
   });
 
+  it('keeps a 0 in the file for the gateway\'s own keys, where 0 means "none" (not altinity-mcp\'s rule)', () => {
+    const files = { '/c.yaml': 'server:\n  oauth:\n    requests_per_minute: 0\n    consent_ttl_seconds: 0\n' };
+    const { config } = load(['--config', '/c.yaml'], {}, files);
+    expect(config.server.oauth.requests_per_minute).toBe(0);
+    expect(config.server.oauth.consent_ttl_seconds).toBe(0);
+    expect(load([], {}, {}).config.server.oauth.requests_per_minute).toBe(60);
+  });
+
   it('lets an explicit false flag or env override a true in the file', () => {
     const files = { '/c.yaml': 'clickhouse:\n  read_only: true\n' };
     expect(load(['--config', '/c.yaml', '--read-only=false'], {}, files).config.clickhouse.read_only).toBe(false);

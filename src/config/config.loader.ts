@@ -211,6 +211,7 @@ function coerceObjectList<T>(raw: unknown, keys: string[]): Coerced {
 
 function isZero(field: FieldSpec, value: unknown): boolean {
   // altinity-mcp cannot tell a zero/empty value in the file from an absent one: both get the default.
+  if (field.keepZero) return false;
   return (
     ((field.kind === 'string' || field.kind === 'enum') && value === '') ||
     ((field.kind === 'int' || field.kind === 'duration') && value === 0)

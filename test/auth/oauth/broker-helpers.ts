@@ -178,15 +178,14 @@ export async function startBrokerGateway(options: BrokerGatewayOptions): Promise
           public_auth_server_url: 'https://mcp.example.com',
           scopes: ['openid', 'email'],
           consent: false,
+          requests_per_minute: 0,
           ...options.oauth,
         },
         ...options.server,
       },
     }),
   );
-  // A 0 in the file means "the default" (altinity-mcp's rule), so "no limit" has to come from the environment.
-  const env = { MCP_OAUTH_REQUESTS_PER_MINUTE: String(options.oauth?.requests_per_minute ?? 0) };
-  return startGateway(['--config', file, ...TEST_CLICKHOUSE_FLAGS], env, options.documents.hooks);
+  return startGateway(['--config', file, ...TEST_CLICKHOUSE_FLAGS], {}, options.documents.hooks);
 }
 
 export function pkcePair(): { verifier: string; challenge: string } {
