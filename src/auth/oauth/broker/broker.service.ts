@@ -44,7 +44,7 @@ import {
   validateParams,
 } from './broker.dto.js';
 import {
-  CONSENT_PAGE_HEADERS,
+  consentPageHeaders,
   CONSENT_PATH,
   consentCookieNames,
   cookieHeader,
@@ -213,7 +213,8 @@ export class BrokerService {
     });
     const names = consentCookieNames(urls.secureCookies);
     res.statusCode = 200;
-    for (const [name, value] of Object.entries(CONSENT_PAGE_HEADERS)) res.setHeader(name, value);
+    const formTargets = [joinUrlPath(urls.issuer, CONSENT_PATH), urls.oauth.auth_url.trim(), request.redirectUri];
+    for (const [name, value] of Object.entries(consentPageHeaders(formTargets))) res.setHeader(name, value);
     res.setHeader('Set-Cookie', cookieHeader(names.csrf, nonce, 600, urls.secureCookies));
     res.setHeader('Content-Length', Buffer.byteLength(page));
     res.end(page);
@@ -251,7 +252,7 @@ export class BrokerService {
     const page = (status: number, outcome: string, title: string, message: string) => {
       const html = renderConsentError(title, message);
       res.statusCode = status;
-      for (const [name, value] of Object.entries(CONSENT_PAGE_HEADERS)) res.setHeader(name, value);
+      for (const [name, value] of Object.entries(consentPageHeaders())) res.setHeader(name, value);
       res.setHeader('Content-Length', Buffer.byteLength(html));
       res.end(html);
       this.metrics.record('consent', outcome);

@@ -145,16 +145,37 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"'`=/]/g, (char) => `&#${char.charCodeAt(0)};`);
 }
 
-/** Headers of every consent answer: no framing (clickjacking), no caching, no inline script or outside resources. */
-export const CONSENT_PAGE_HEADERS: Readonly<Record<string, string>> = {
-  'Content-Type': 'text/html; charset=utf-8',
-  'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-  'X-Frame-Options': 'DENY',
-  'X-Content-Type-Options': 'nosniff',
-  'Referrer-Policy': 'no-referrer',
-  'Cache-Control': 'no-store',
-  Pragma: 'no-cache',
-};
+/**
+ * Headers of every consent answer: no framing (clickjacking), no caching, no inline script or outside resources.
+ * `form-action` names where the form may lead: browsers (Chromium at least) apply it to the redirects that follow
+ * the POST too, so the consent page lists the upstream authorization origin (approve) and the client's redirect
+ * origin (deny); error pages have no form and allow nothing.
+ */
+export function consentPageHeaders(formTargets: readonly string[] = []): Readonly<Record<string, string>> {
+  const origins = [...new Set(formTargets.map(originOf).filter((origin): origin is string => origin !== undefined))];
+  const formAction = origins.length === 0 ? "'none'" : `'self' ${origins.join(' ')}`;
+  return {
+    'Content-Type': 'text/html; charset=utf-8',
+    'Content-Security-Policy': `default-src 'none'; style-src 'unsafe-inline'; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`,
+    'X-Frame-Options': 'DENY',
+    'X-Content-Type-Options': 'nosniff',
+    // Not `no-referrer`: with it browsers send `Origin: null` on the form POST, which the same-origin check
+    // must refuse. `same-origin` still keeps the URL (and the request in it) from the IdP and the client.
+    'Referrer-Policy': 'same-origin',
+    'Cache-Control': 'no-store',
+    Pragma: 'no-cache',
+  };
+}
+
+/** The origin of an http(s) URL for a CSP source list; anything else (or junk) is left out. */
+function originOf(url: string): string | undefined {
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === 'https:' || parsed.protocol === 'http:' ? parsed.origin : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 const STYLE = 'body{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;color:#222}'
   + 'code{background:#f3f3f3;padding:0 .25rem}button{font-size:1rem;padding:.5rem 1.25rem;margin-right:.75rem}';
