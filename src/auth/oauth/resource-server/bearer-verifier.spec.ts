@@ -124,6 +124,13 @@ describe('BearerVerifier against a local JWKS server', () => {
     expect((await fromPublicUrl.verify(await sign())).ok).toBe(true);
   });
 
+  it('explicit audiences (broker, issued_tokens upstream): the upstream client_id is accepted, this resource is not', async () => {
+    const upstream = verifier({}, { audiences: ['client-123'] });
+    expect((await upstream.verify(await sign({ aud: 'client-123' }))).ok).toBe(true);
+    expect(await upstream.verify(await sign())).toEqual({ ok: false, reason: 'wrong_audience' });
+    expect(() => verifier({}, { audiences: ['  ', ''] })).toThrow(/expected audience/);
+  });
+
   it('refuses a wrong audience, a missing audience and a wrong issuer', async () => {
     expect(await verifier().verify(await sign({ aud: 'https://other.example.com' }))).toEqual({
       ok: false,
