@@ -108,7 +108,7 @@ describe('BearerVerifier against a local JWKS server', () => {
     if (!('iss' in claims)) jwt.setIssuer(issuer);
     if (!('aud' in claims)) jwt.setAudience(RESOURCE);
     if (!('exp' in claims)) jwt.setExpirationTime('10m');
-    jwt.setIssuedAt();
+    if (!('iat' in claims)) jwt.setIssuedAt();
     return jwt.sign(signer.privateKey);
   };
 
@@ -150,6 +150,12 @@ describe('BearerVerifier against a local JWKS server', () => {
     expect((await verifier().verify(await sign({ exp: now - 30 }))).ok).toBe(true);
     expect(await verifier().verify(await sign({ nbf: now + 3600 }))).toEqual({ ok: false, reason: 'not_yet_valid' });
     expect((await verifier().verify(await sign({ nbf: now + 30 }))).ok).toBe(true);
+  });
+
+  it('refuses an iat beyond the 60 s leeway in the future (as altinity-mcp\'s validator), accepts one inside it', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    expect(await verifier().verify(await sign({ iat: now + 3600 }))).toEqual({ ok: false, reason: 'not_yet_valid' });
+    expect((await verifier().verify(await sign({ iat: now + 30 }))).ok).toBe(true);
   });
 
   it('refuses a token without exp (access tokens must expire)', async () => {

@@ -142,6 +142,9 @@ export class BearerVerifier {
     if (typeof outcome === 'string') return { ok: false, reason: outcome };
 
     const claims = outcome.payload;
+    // jose leaves a future `iat` alone; altinity-mcp's validator (and RFC 7519's intent) refuses one beyond the
+    // leeway: a token "issued" in the future comes from a broken or hostile clock.
+    if (typeof claims.iat === 'number' && claims.iat > this.now() / 1000 + this.clockTolerance) return { ok: false, reason: 'not_yet_valid' };
     const scopes = scopesOf(claims);
     if (scopes === undefined) return { ok: false, reason: 'malformed' };
     if (!this.requiredScopes.every((scope) => scopes.includes(scope))) return { ok: false, reason: 'insufficient_scope' };
