@@ -1,11 +1,12 @@
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ClickHouseService } from '../../../clickhouse/clickhouse.service.js';
 import { ClickHouseQueryError } from '../../../clickhouse/clickhouse-error.js';
 import type { ConnectionOverrides } from '../../../common/request-context.js';
 import type { ConfigStore } from '../../../config/config.store.js';
 import type { GatewayConfig, OAuthConfig } from '../../../config/config.types.js';
 import { BrokerAccessTokens, type BearerVerdict } from '../oauth-bearer.js';
+import { BearerVerifier } from './bearer-verifier.js';
 import type { DocumentFetcher } from './jwks-key-source.js';
 import { bearerOf, MAX_BEARER_LENGTH, OAuthResourceServer } from './oauth-resource-server.service.js';
 
@@ -78,7 +79,7 @@ function fakeClickHouse(state: { basicOnly: boolean; probes: string[] }): ClickH
   } as unknown as ClickHouseService;
 }
 
-function setup(oauth: Partial<OAuthConfig> = {}, options: { broker?: BrokerAccessTokens; now?: () => number; basicOnly?: boolean } = {}) {
+function setup(oauth: Partial<OAuthConfig> = {}, options: { broker?: BrokerAccessTokens; now?: () => number; basicOnly?: boolean; clock?: () => number } = {}) {
   const config = {
     current: {
       clickhouse: { host: 'ch.internal', port: 8123, protocol: 'http', tls: { enabled: false } },
@@ -89,6 +90,7 @@ function setup(oauth: Partial<OAuthConfig> = {}, options: { broker?: BrokerAcces
   const service = new OAuthResourceServer(config as unknown as ConfigStore, fakeClickHouse(ch), options.broker, {
     verifier: { fetcher },
     methodCache: { ttlMs: 1000, now: options.now },
+    ...(options.clock ? { now: options.clock } : {}),
   });
   return { service, config, ch };
 }
@@ -117,6 +119,35 @@ describe('OAuthResourceServer', () => {
     const { service } = setup();
     const verdict = await service.verify(await sign({ aud: RESOURCE, sub: 'alice', scope: 'openid' }), req());
     expect(verdict).toMatchObject({ ok: true, kind: 'jwt', subject: 'alice', scopes: ['openid'] });
+  });
+
+  it('a verified bearer is cached (one signature check), never past its exp, and dropped on a config change', async () => {
+    const spy = vi.spyOn(BearerVerifier.prototype, 'verify');
+    try {
+      let clock = Date.now();
+      const { service, config } = setup({}, { clock: () => clock });
+      const exp = Math.floor(clock / 1000) + 30;
+      const tokenA = await sign({ aud: RESOURCE, exp });
+      expect((await service.verify(tokenA, req())).ok).toBe(true);
+      expect((await service.verify(tokenA, req())).ok).toBe(true);
+      expect(spy).toHaveBeenCalledTimes(1);
+      // Past exp the entry is gone: the token is verified again (and the verifier, with its leeway, decides).
+      clock = (exp + 2) * 1000;
+      await service.verify(tokenA, req());
+      expect(spy).toHaveBeenCalledTimes(2);
+      // Refusals are not cached.
+      await service.verify('a.b.c', req());
+      await service.verify('a.b.c', req());
+      expect(spy).toHaveBeenCalledTimes(4);
+      // A reload that changes what is verified drops every entry.
+      clock = Date.now();
+      const tokenB = await sign({ aud: RESOURCE });
+      await service.verify(tokenB, req());
+      config.current.server.oauth = oauthConfig({ required_scopes: ['admin'] });
+      expect(await service.verify(tokenB, req())).toEqual({ ok: false, reason: 'insufficient_scope' });
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('an over-long bearer is malformed without any parsing or fetching', async () => {

@@ -7,6 +7,7 @@ import { normalizeHost } from '../../../clickhouse/connection-spec.js';
 import type { CallerIdentity } from '../../../common/request-context.js';
 import { ConfigStore } from '../../../config/config.store.js';
 import type { GatewayConfig, OAuthConfig } from '../../../config/config.types.js';
+import { VerifiedTokenCache } from '../../jwe/verified-token-cache.js';
 import { AuthMethodCache, type AuthMethodCacheOptions } from '../clickhouse-identity/auth-method-cache.js';
 import { ClickHouseIdentityResolver, type ClickHouseIdentity } from '../clickhouse-identity/clickhouse-identity.js';
 import { clickHouseConnectionProbe } from '../clickhouse-identity/clickhouse-probe.js';
@@ -40,6 +41,9 @@ export type ResourceServerVerdict = BearerVerdict | { ok: false; reason: 'miscon
 export interface OAuthResourceServerOptions {
   verifier?: Partial<Pick<BearerVerifierOptions, 'fetcher' | 'now' | 'clockToleranceSeconds' | 'unknownKidCooldownMs'>>;
   methodCache?: AuthMethodCacheOptions;
+  /** How long a verified bearer is trusted without re-verifying (ms; never past its `exp`). */
+  verifiedTtlMs?: number;
+  now?: () => number;
   /** How long a Bearer/Basic probe ping may take (ms). */
   probeTimeoutMs?: number;
 }
@@ -83,6 +87,14 @@ export class OAuthResourceServer {
   private verifierMemo: { key: string; verifier: BearerVerifier | Error } | undefined;
   private identityMemo: { key: string; resolver: ClickHouseIdentityResolver } | undefined;
   private readonly options: OAuthResourceServerOptions;
+  /**
+   * Bearers the issuer's keys already vouched for, keyed by a hash of the token: a client sends the same token on
+   * every request, and a signature check per request would be most of the OAuth cost. An entry lives at most a
+   * minute (a key the issuer withdraws stops working within that) and never past the token's `exp`; the cache is
+   * dropped when the verifying configuration changes. Refusals are not cached (they must not evict good entries).
+   */
+  private readonly verified: VerifiedTokenCache<AcceptedBearer>;
+  private readonly now: () => number;
 
   constructor(
     private readonly config: ConfigStore,
@@ -91,6 +103,8 @@ export class OAuthResourceServer {
     @Optional() @Inject(OAUTH_RESOURCE_SERVER_OPTIONS) options?: OAuthResourceServerOptions,
   ) {
     this.options = options ?? {};
+    this.verified = new VerifiedTokenCache<AcceptedBearer>(1024, this.options.verifiedTtlMs ?? 60_000);
+    this.now = this.options.now ?? Date.now;
   }
 
   get oauth(): OAuthConfig {
@@ -122,13 +136,17 @@ export class OAuthResourceServer {
     }
     const verifier = this.verifier(oauth);
     if (verifier instanceof Error) return { ok: false, reason: 'misconfigured', message: verifier.message };
+    const key = createHash('sha256').update(token).digest('base64url');
+    const cached = this.verified.get(key, this.now());
+    if (cached) return cached;
     const verification = await verifier.verify(token);
     if (!verification.ok) return verification;
     if (verification.kind === 'opaque') {
+      // Not cached: nothing was verified, ClickHouse judges it on every query.
       return { ok: true, kind: 'opaque', clickhouseToken: token, claims: {}, scopes: [] };
     }
     const claims = verification.claims as Record<string, unknown>;
-    return {
+    const accepted: AcceptedBearer = {
       ok: true,
       kind: 'jwt',
       clickhouseToken: token,
@@ -137,6 +155,8 @@ export class OAuthResourceServer {
       subject: printableSubject(claims),
       ...(typeof claims.exp === 'number' ? { expiresAt: claims.exp } : {}),
     };
+    this.verified.set(key, accepted, this.now(), accepted.expiresAt);
+    return accepted;
   }
 
   /** The ClickHouse credentials of an accepted bearer (spec §2.12), probing the endpoint's method when unknown. */
@@ -163,6 +183,7 @@ export class OAuthResourceServer {
       oauth.client_id,
     ]);
     if (this.verifierMemo?.key === key) return this.verifierMemo.verifier;
+    this.verified.clear();
     let verifier: BearerVerifier | Error;
     try {
       verifier = new BearerVerifier({
