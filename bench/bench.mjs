@@ -5,6 +5,7 @@
 // bounded in count and time.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync, readdirSync } from 'node:fs';
+import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -73,11 +74,11 @@ const rssKb = (pid) => {
   }
 };
 
-async function startGateway(extraArgs = []) {
+async function startGateway(extraArgs = [], env = {}) {
   const port = await freePort();
   const args = ['dist/main.js', '--transport', 'http', '--address', '127.0.0.1', '--port', String(port), '--clickhouse-host', '127.0.0.1', '--clickhouse-port', String(CH_PORT), ...extraArgs];
   const started = performance.now();
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'ignore'] });
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'ignore'], env: { ...process.env, ...env } });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 20_000;
   for (;;) {
@@ -245,6 +246,132 @@ async function jweOverhead() {
   });
 }
 
+/**
+ * A loopback listener that plays the identity provider of the OAuth row: OIDC discovery and a JWKS. It counts JWKS
+ * fetches, so the row can show the keys were cached (one fetch per gateway), not fetched per call.
+ */
+async function startBenchIdp() {
+  const { exportJWK, generateKeyPair } = await import('jose');
+  const { privateKey, publicKey } = await generateKeyPair('RS256');
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'bench', alg: 'RS256', use: 'sig' };
+  let issuer = '';
+  let jwksFetches = 0;
+  const server = createHttpServer((req, res) => {
+    if (req.url === '/.well-known/openid-configuration') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ issuer, jwks_uri: `${issuer}/jwks` }));
+    } else if (req.url === '/jwks') {
+      jwksFetches++;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] }));
+    } else res.writeHead(404).end();
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  issuer = `http://127.0.0.1:${server.address().port}`;
+  return { issuer, privateKey, jwksFetches: () => jwksFetches, close: () => new Promise((resolve) => server.close(resolve)) };
+}
+
+/**
+ * A pass-through in front of ClickHouse 18.16 (which cannot take a bearer): it drops `Authorization` and forwards as
+ * `default`, standing for a token-validating ClickHouse. Both gateways of the OAuth row go through it, so the row
+ * compares the gateway's OAuth work, not an extra hop.
+ */
+async function startPassThrough() {
+  const server = createHttpServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    url.searchParams.delete('role');
+    url.searchParams.set('user', 'default');
+    const headers = { ...req.headers };
+    delete headers.authorization;
+    delete headers.host;
+    const up = httpRequest({ host: '127.0.0.1', port: CH_PORT, method: req.method, path: `${url.pathname}${url.search}`, headers }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    up.on('error', () => res.writeHead(502).end());
+    req.pipe(up);
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: server.address().port, close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }) };
+}
+
+/**
+ * What OAuth adds to one `execute_query`: a no-auth gateway and an OAuth resource-server gateway (same build, same
+ * pass-through to ClickHouse), the OAuth client sending an RS256 access token of a loopback IdP on every call (as a
+ * real client does). After the first call the JWKS is cached and the endpoint's Bearer method is known, so the
+ * row measures the steady state: bearer parse, signature and claim checks, identity and context. Median of rounds.
+ */
+async function oauthOverhead() {
+  const { SignJWT } = await import('jose');
+  const idp = await startBenchIdp();
+  const proxy = await startPassThrough();
+  const resource = 'https://mcp.bench.example';
+  const token = await new SignJWT({ email: 'bench@example.com', scope: 'openid email' })
+    .setProtectedHeader({ alg: 'RS256', kid: 'bench' })
+    .setIssuer(idp.issuer)
+    .setAudience(resource)
+    .setIssuedAt()
+    .setExpirationTime('2h')
+    .sign(idp.privateKey);
+  const call = (client) => async () => {
+    const r = await client.callTool({ name: 'execute_query', arguments: { query: 'SELECT 1' } });
+    if (r.isError) throw new Error(r.content[0].text);
+  };
+  const chPort = ['--clickhouse-port', String(proxy.port)];
+  const oauthEnv = {
+    MCP_OAUTH_ENABLED: 'true',
+    MCP_OAUTH_ISSUER: idp.issuer,
+    MCP_OAUTH_AUDIENCE: resource,
+    MCP_OAUTH_PUBLIC_RESOURCE_URL: resource,
+    MCP_OAUTH_REQUIRED_SCOPES: 'openid',
+  };
+  const ROUNDS = 3;
+  const rounds = [];
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      const plain = await startGateway(chPort);
+      const oauth = await startGateway(chPort, oauthEnv);
+      const plainClient = await mcpClient(plain.url);
+      const oauthClient = new Client({ name: 'bench', version: '1' });
+      await oauthClient.connect(new StreamableHTTPClientTransport(new URL(`${oauth.url}/`), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }));
+      const plainT = [];
+      const oauthT = [];
+      for (let i = 0; i < 50; i++) {
+        await call(plainClient)();
+        await call(oauthClient)();
+      }
+      for (let i = 0; i < SEQ_CALLS; i++) {
+        if (i % 2 === 0) {
+          plainT.push(await timed(call(plainClient)));
+          oauthT.push(await timed(call(oauthClient)));
+        } else {
+          oauthT.push(await timed(call(oauthClient)));
+          plainT.push(await timed(call(plainClient)));
+        }
+      }
+      plainT.sort((a, b) => a - b);
+      oauthT.sort((a, b) => a - b);
+      rounds.push({ plain: pct(plainT, 50), oauth: pct(oauthT, 50), added: pct(oauthT, 50) - pct(plainT, 50) });
+      await Promise.all([plainClient.close(), oauthClient.close()]);
+      await Promise.all([plain.stop(), oauth.stop()]);
+    }
+  } finally {
+    await proxy.close();
+    await idp.close();
+  }
+  const median = [...rounds].sort((a, b) => a.added - b.added)[Math.floor(ROUNDS / 2)];
+  record({
+    scenario: `OAuth execute_query p50 added over no auth, JWKS cached (median of ${ROUNDS} rounds)`,
+    unit: 'ms',
+    raw: median.plain,
+    gateway: median.oauth,
+    target: '<= 0.15 ms added',
+    added_ms: median.added,
+    rounds_added_ms: rounds.map((r) => Number(r.added.toFixed(3))),
+    jwks_fetches: idp.jwksFetches(),
+    pass: median.added <= 0.15,
+  });
+}
+
 async function toolCallOverHttp(gw, query) {
   const res = await fetch(`${gw.url}/`, {
     method: 'POST',
@@ -309,7 +436,9 @@ async function main() {
   const raw = createClient({ url: CH_URL, keep_alive: { enabled: true } });
   try {
     // `BENCH_ONLY=jwe npm run bench`: just the JWE row (quick to re-measure after an auth change).
+    // `BENCH_ONLY=oauth npm run bench`: just the OAuth resource-server row.
     if (process.env.BENCH_ONLY === 'jwe') await jweOverhead();
+    else if (process.env.BENCH_ONLY === 'oauth') await oauthOverhead();
     else await allScenarios(raw);
   } finally {
     await raw.close();
@@ -346,6 +475,7 @@ async function allScenarios(raw) {
   await gw.stop();
 
   await jweOverhead();
+  await oauthOverhead();
 
   const defaults = await startGateway();
   await bigResult('default caps (500 rows / 50 KB)', defaults);

@@ -2,6 +2,7 @@ import { type DynamicModule, Global, Module } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { JweHttpModule } from './auth/jwe/jwe-http.module.js';
 import { BrokerModule } from './auth/oauth/broker/broker.module.js';
+import { OAuthResourceServerModule } from './auth/oauth/resource-server/oauth-resource-server.module.js';
 import { type GatewayAppHooks, OUTBOUND_FETCH_HOOKS } from './auth/oauth/outbound-fetch-hooks.js';
 import { ClickHouseModule } from './clickhouse/clickhouse.module.js';
 import { EventsModule } from './common/events/events.module.js';
@@ -51,6 +52,9 @@ export class AppModule {
         // Before RateLimitModule: its global guard must run first (per-token budgets); its literal route
         // (/jwe-token-generator) is registered ahead of the MCP catch-all.
         JweHttpModule,
+        // After JweHttpModule: in JWE + OAuth mode the JWE guard hands its finding to the OAuth guard. Before
+        // RateLimitModule (budgets per verified identity) and McpModule (the PRM routes beat the catch-all).
+        OAuthResourceServerModule,
         RateLimitModule,
         // Before McpModule and OpenApiModule: the broker's literal routes must be matched ahead of the MCP catch-all.
         BrokerModule.forRoot(boot),

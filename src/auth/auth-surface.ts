@@ -33,3 +33,28 @@ export function mcpMountOf(req: IncomingMessage): McpMount {
 }
 
 const ROOT_MOUNT: McpMount = Object.freeze({ prefix: '' });
+
+/**
+ * What the JWE guard found when OAuth is on as well (auth spec §1.5(2), upstream §C.1). In that mode the JWE
+ * guard never answers itself: a complete token fills the request context, and the OAuth guard, which runs
+ * next, decides from this hand-off whether a bearer is still needed or the request is refused with the OAuth
+ * challenge. `message` is safe for the caller (no token).
+ */
+export type JweHandoff =
+  | { state: 'absent' }
+  | { state: 'complete' }
+  | { state: 'partial' }
+  | { state: 'malformed'; message: string; outcome: string };
+
+const HANDOFF = Symbol('jweHandoff');
+
+export function setJweHandoff(req: IncomingMessage, handoff: JweHandoff): void {
+  (req as IncomingMessage & { [HANDOFF]?: JweHandoff })[HANDOFF] = handoff;
+}
+
+/** `absent` when the JWE guard left nothing (JWE off, or a surface it does not handle). */
+export function jweHandoffOf(req: IncomingMessage): JweHandoff {
+  return (req as IncomingMessage & { [HANDOFF]?: JweHandoff })[HANDOFF] ?? ABSENT;
+}
+
+const ABSENT: JweHandoff = Object.freeze({ state: 'absent' });

@@ -16,17 +16,19 @@ const OAUTH_SECRETS = { MCP_OAUTH_CLIENT_SECRET: 'client-secret-from-a-k8s-secre
 
 /**
  * Examples for features this version does not have yet: everything in them is valid except the switch itself,
- * refused with exactly these lines. When JWE, OAuth and multicluster land, these entries flip to "loads
- * without errors or warnings" (move the file out of this table).
+ * refused with exactly these lines. When multicluster lands, this entry flips to "loads without errors or
+ * warnings" (move the file out of this table).
  */
 const NOT_YET: Record<string, { env: Record<string, string>; issues: string[] }> = {
+  // Multicluster requires OAuth (auth spec §3.2); the OAuth part of the file is valid.
   'multicluster.example.yaml': { env: OAUTH_SECRETS, issues: [MULTICLUSTER_NOT_YET] },
 };
 
 /** Examples that load as they are once their secrets arrive from the environment (as in a deployment). */
 const SECRETS_FROM_ENV: Record<string, Record<string, string>> = {
   'jwe.example.yaml': { MCP_JWE_SECRET_KEY: 'jwe-secret-from-a-k8s-secret' },
-  'oauth-broker.yaml': OAUTH_SECRETS,
+  'oauth-broker.example.yaml': OAUTH_SECRETS,
+  'jwe-oauth.example.yaml': { MCP_JWE_SECRET_KEY: 'jwe-secret-from-a-k8s-secret' },
   'oauth-broker-google.example.yaml': OAUTH_SECRETS,
   'oauth-broker-auth0.example.yaml': OAUTH_SECRETS,
   'oauth-broker-keycloak.example.yaml': OAUTH_SECRETS,
@@ -46,9 +48,12 @@ describe('the example files in config/', () => {
       'production.example.yaml',
       'stdio.example.yaml',
       'jwe.example.yaml',
-      'oauth-broker.yaml',
+      'oauth-broker.example.yaml',
+      'jwe-oauth.example.yaml',
       'oauth-resource-server.example.yaml',
       'oauth-broker-google.example.yaml',
+      'oauth-broker-auth0.example.yaml',
+      'oauth-broker-keycloak.example.yaml',
       ...Object.keys(NOT_YET),
     ]) {
       expect(files).toContain(name);
@@ -92,6 +97,24 @@ describe('the example files in config/', () => {
     writeFileSync(copy, stringify(doc));
     const loaded = loadConfig({ args: parseArgs(['--config', copy]), env });
     expect(loaded.warnings).toEqual([]);
+  });
+
+  it('the OAuth examples turn OAuth on; a broker example without its secrets is refused with altinity-mcp\'s messages', () => {
+    expect(load('oauth-resource-server.example.yaml').config.server.oauth).toMatchObject({ enabled: true, broker: false });
+    expect(load('jwe-oauth.example.yaml', SECRETS_FROM_ENV['jwe-oauth.example.yaml']).config.server).toMatchObject({
+      jwe: { enabled: true },
+      oauth: { enabled: true, broker: false },
+    });
+    let refusal: unknown;
+    try {
+      load('oauth-broker-google.example.yaml');
+    } catch (err) {
+      refusal = err;
+    }
+    expect((refusal as ConfigError).issues).toEqual([
+      'server.oauth.broker: oauth: broker=true requires upstream IdP fields: client_secret',
+      'server.oauth.signing_secret: oauth signing_secret is required when oauth.broker=true',
+    ]);
   });
 
   it('the read-only analyst example really is read-only and limited', () => {

@@ -86,7 +86,7 @@ function samples(field: FieldSpec): Array<{ file: unknown; text: string; parsed:
   }
 }
 
-// Switching these on stops the boot (OAuth and multicluster come later; JWE needs its secret), so their
+// Switching these on stops the boot (multicluster comes later; JWE and OAuth need their partner keys), so their
 // precedence is tested with `false` below.
 const GATED = new Set(['server.jwe.enabled', 'server.oauth.enabled', 'multicluster.enabled', 'server.jwe.token_generator.enabled']);
 const TABLE = CONFIG_FIELDS.filter((f) => samples(f).length > 0 && !GATED.has(f.path));
@@ -235,10 +235,14 @@ describe('invalid configurations: one clear error per bad key', () => {
     ['connect_host with whitespace', [], { CLICKHOUSE_CONNECT_HOST: ' proxy.internal' }, undefined, /clickhouse\.connect_host must not contain surrounding whitespace/],
     ['connect_host bad label', ['--clickhouse-connect-host', 'proxy_internal'], {}, undefined, /clickhouse\.connect_host "proxy_internal" is not a valid hostname or IP address/],
     ['JWE without a secret', ['--allow-jwe-auth', '--transport', 'http'], {}, undefined, /JWE encryption is enabled but no JWE secret key is provided/],
+    ['JWE together with OAuth: the OAuth rules still apply', ['--allow-jwe-auth', '--jwe-secret-key', 'k', '--transport', 'http'], { MCP_OAUTH_ENABLED: 'true', MCP_OAUTH_ISSUER: 'https://idp.example.com' }, undefined, /^server\.oauth\.audience: oauth: broker=false requires oauth\.audience — it must byte-equal/],
     ['JWE token generator without JWE', ['--jwe-token-generator', '--jwe-token-generator-admin-token', 'a'.repeat(32)], {}, undefined, /^server\.jwe\.token_generator\.enabled: the JWE token generator requires server\.jwe\.enabled$/],
     ['JWE token generator with a short admin token', ['--allow-jwe-auth', '--jwe-secret-key', 'k', '--jwe-token-generator', '--transport', 'http'], { MCP_JWE_TOKEN_GENERATOR_ADMIN_TOKEN: 'short-admin-secret' }, undefined, /^server\.jwe\.token_generator\.admin_token: admin_token must be at least 32 bytes when the JWE token generator is enabled$/],
     ['JWE token generator negative max expiry', [], { MCP_JWE_TOKEN_GENERATOR_MAX_EXPIRY_SECONDS: '-5' }, undefined, /^server\.jwe\.token_generator\.max_expiry_seconds: max_expiry_seconds must be positive$/],
     ['JWE on stdio (no path or header to carry a token)', ['--allow-jwe-auth', '--jwe-secret-key', 'k'], {}, undefined, /^server\.jwe\.enabled: JWE tokens travel in HTTP paths and headers; the stdio transport cannot carry them \(use transport http or sse\)$/],
+    ['OAuth resource server without an issuer', ['--transport', 'http'], { MCP_OAUTH_ENABLED: 'true', MCP_OAUTH_AUDIENCE: 'https://mcp.example.com' }, undefined, /^server\.oauth\.issuer: oauth: broker=false requires oauth\.issuer \(the external AS/],
+    ['OAuth issuer over plain http on a remote host', ['--transport', 'http'], { MCP_OAUTH_ENABLED: 'true', MCP_OAUTH_ISSUER: 'http://idp.example.com', MCP_OAUTH_AUDIENCE: 'https://mcp.example.com' }, undefined, /^server\.oauth\.issuer: oauth\.issuer must use https:\/\/ \(got "http:\/\/idp\.example\.com"\) — http on a remote host/],
+    ['OAuth over stdio', ['--transport', 'stdio'], { MCP_OAUTH_ENABLED: 'true', MCP_OAUTH_ISSUER: 'https://idp.example.com', MCP_OAUTH_AUDIENCE: 'https://mcp.example.com' }, undefined, /^server\.oauth\.enabled: OAuth bearers travel in the HTTP Authorization header/],
     ['multicluster cache too small', [], {}, 'multicluster:\n  catalog_cache_max: 50\n', /^multicluster\.catalog_cache_max: got 50, expected an integer >= 100/],
     ['multicluster ttl out of range', ['--multicluster-catalog-ttl-fallback', '30s'], {}, undefined, /^multicluster\.catalog_ttl_fallback: got "30s", expected a duration between 1m0s and 24h0m0s/],
     ['multicluster malformed duration', [], { MCP_MULTICLUSTER_CATALOG_NEGATIVE_TTL: 'soon' }, undefined, /^multicluster\.catalog_negative_ttl: got "soon", expected a duration such as 90s/],
@@ -252,7 +256,7 @@ describe('invalid configurations: one clear error per bad key', () => {
     ['tools given as a string in file', [], {}, 'server:\n  tools: execute_query\n', /^server\.tools: got "execute_query", expected a list of mappings/],
     ['bad --openapi value', ['--openapi', 'yes'], {}, undefined, /^openapi: got "yes", expected one of disable, http, https/],
     ['max_execution_time zero from env', [], { CLICKHOUSE_MAX_EXECUTION_TIME: '0' }, undefined, /^clickhouse\.max_execution_time: got "0", expected an integer >= 1/],
-    ['bad role_filter regexp', [], { MCP_OAUTH_ROLE_FILTER: '(' }, undefined, /^server\.oauth\.role_filter: oauth: role_filter is not a valid regex/],
+    ['bad role_filter regexp', ['--transport', 'http'], { MCP_OAUTH_ENABLED: 'true', MCP_OAUTH_ISSUER: 'https://idp.example.com', MCP_OAUTH_AUDIENCE: 'https://mcp.example.com', MCP_OAUTH_ROLE_FILTER: '(' }, undefined, /^server\.oauth\.role_filter: oauth: role_filter is not a valid regex/],
     ['body limit too small', ['--max-body-bytes', '10'], {}, undefined, /^server\.max_body_bytes: got "10", expected an integer >= 1024/],
   ];
 

@@ -1,4 +1,5 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { PUBLIC_RESOURCE_URL_UNSET_WARNING } from '../auth/oauth/oauth-config-checks.js';
 import { CONFIG_FIELDS } from './config.fields.js';
 import { ConfigError, type LoadInput, type LoadedConfig, loadConfig } from './config.loader.js';
 import type { GatewayConfig, StartupOptions } from './config.types.js';
@@ -17,6 +18,8 @@ export type ReloadOutcome =
   | { status: 'failed'; errors: string[] };
 
 type Listener = (outcome: ReloadOutcome) => void;
+
+const BOOT_ONLY_WARNINGS: ReadonlySet<string> = new Set([PUBLIC_RESOURCE_URL_UNSET_WARNING]);
 
 const RESTART_ONLY = CONFIG_FIELDS.filter((f) => f.restartOnly).map((f) => f.path);
 
@@ -99,7 +102,8 @@ export class ConfigStore implements OnApplicationShutdown {
     }
     if (next.fileText !== undefined && next.fileText === this.lastFileText) return { status: 'unchanged' };
     this.lastFileText = next.fileText;
-    const warnings = [...next.warnings];
+    // Some warnings are about the process as started (altinity-mcp logs them once, at boot): not repeated here.
+    const warnings = next.warnings.filter((warning) => !BOOT_ONLY_WARNINGS.has(warning));
     for (const path of RESTART_ONLY) {
       const bootValue = get(this.boot, path);
       if (!same(get(next.config, path), bootValue)) {

@@ -1,5 +1,6 @@
 import { ALWAYS_BLOCKED_INPUT_SETTINGS, DEFAULT_PROTECTED_SETTINGS, isValidSettingPattern, protectedBy } from '../sql/protected-settings.js';
 import { isOutboundName } from '../sql/table-functions.js';
+import { checkOAuthConfig } from '../auth/oauth/oauth-config-checks.js';
 import type { GatewayConfig } from './config.types.js';
 
 /** altinity-mcp's blocked `tool_input_settings` names; the rule itself lives in src/sql/protected-settings.ts. */
@@ -147,12 +148,14 @@ export function validateConfig(cfg: GatewayConfig, issues: string[], warnings: s
     issues.push('server.jwe.enabled: JWE tokens travel in HTTP paths and headers; the stdio transport cannot carry them (use transport http or sse)');
   }
   checkJweTokenGenerator(cfg, issues);
-  if (srv.oauth.role_filter) {
-    try {
-      new RegExp(srv.oauth.role_filter);
-    } catch (err) {
-      issues.push(`server.oauth.role_filter: oauth: role_filter is not a valid regex: ${(err as Error).message}`);
-    }
+  // OAuth (auth spec §2.3): altinity-mcp's boot checks and messages, each under the key an operator edits.
+  // Removed legacy keys are reported by the loader (it sees the raw file); JWE together with OAuth is allowed.
+  const oauthCheck = checkOAuthConfig(cfg);
+  for (const issue of oauthCheck.issues) issues.push(`${oauthIssueKey(issue)}: ${issue}`);
+  warnings.push(...oauthCheck.warnings);
+  if (srv.oauth.enabled && srv.transport === 'stdio') {
+    // Same reason as JWE: a stdio client has no header to carry a bearer, so every call would be refused.
+    issues.push('server.oauth.enabled: OAuth bearers travel in the HTTP Authorization header; the stdio transport cannot carry them (use transport http or sse)');
   }
 
   const mc = cfg.multicluster;
@@ -169,4 +172,16 @@ export function validateConfig(cfg: GatewayConfig, issues: string[], warnings: s
   if (mc.enabled) {
     issues.push('multicluster.enabled: multicluster routing is not available in this version of the gateway yet; disable it');
   }
+}
+
+/** The config key an OAuth boot message is about (the messages themselves are altinity-mcp's, unchanged). */
+function oauthIssueKey(issue: string): string {
+  if (issue.startsWith('oauth.issuer') || issue.includes('requires oauth.issuer')) return 'server.oauth.issuer';
+  if (issue.startsWith('oauth.jwks_url')) return 'server.oauth.jwks_url';
+  if (issue.includes('clickhouse protocol')) return 'clickhouse.protocol';
+  if (issue.includes('upstream IdP fields')) return 'server.oauth.broker';
+  if (issue.includes('signing_secret')) return 'server.oauth.signing_secret';
+  if (issue.includes('oauth.audience')) return 'server.oauth.audience';
+  if (issue.includes('role_filter')) return 'server.oauth.role_filter';
+  return 'server.oauth';
 }

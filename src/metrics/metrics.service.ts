@@ -30,6 +30,34 @@ export type JweAuthOutcome = (typeof JWE_AUTH_OUTCOMES)[number];
 const JWE_OUTCOMES: ReadonlySet<string> = new Set(JWE_AUTH_OUTCOMES);
 
 /**
+ * How an OAuth-protected request ended at the guard: `ok` (a verified bearer), `jwe` (a complete JWE made the
+ * bearer unnecessary), or why it was refused — the bearer verdicts, the ClickHouse identity failures and
+ * `invalid_jwe` (a bad JWE in JWE + OAuth mode). A closed set, so labels stay bounded.
+ */
+export const OAUTH_AUTH_OUTCOMES = [
+  'ok',
+  'jwe',
+  'missing',
+  'expired',
+  'not_yet_valid',
+  'bad_signature',
+  'wrong_issuer',
+  'wrong_audience',
+  'unknown_kid',
+  'insufficient_scope',
+  'malformed',
+  'opaque',
+  'keys_unavailable',
+  'invalid_jwe',
+  'access_denied',
+  'unusable_token',
+  'clickhouse_unavailable',
+  'misconfigured',
+] as const;
+export type OAuthAuthOutcome = (typeof OAUTH_AUTH_OUTCOMES)[number];
+const OAUTH_OUTCOMES: ReadonlySet<string> = new Set(OAUTH_AUTH_OUTCOMES);
+
+/**
  * The gateway's Prometheus metrics, in a registry of its own (never prom-client's global one, so two apps in
  * one process — tests — do not collide). Feeds itself from finished HTTP requests, from the data layer's
  * QueryEvents (it never imports the data layer) and from config reloads; the MCP layer reports tool calls
@@ -119,6 +147,13 @@ export class MetricsService implements OnModuleInit, OnModuleDestroy {
     registers: [this.registry],
   });
 
+  private readonly oauthAuth = new Counter({
+    name: 'mcp_oauth_auth_total',
+    help: 'OAuth-protected requests (MCP and OpenAPI), by outcome: ok, jwe, or why the request was refused (never the token).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   private readonly knownTools = new Set<string>();
   private readonly unsubscribe: Array<() => void> = [];
 
@@ -141,6 +176,8 @@ export class MetricsService implements OnModuleInit, OnModuleDestroy {
     // Only where tokens are accepted: a gateway without JWE exposes no JWE series.
     if (config.boot.server.jwe.enabled) for (const outcome of JWE_AUTH_OUTCOMES) this.jweAuth.inc({ outcome }, 0);
     else this.registry.removeSingleMetric('mcp_jwe_auth_total');
+    if (config.boot.server.oauth?.enabled) for (const outcome of OAUTH_AUTH_OUTCOMES) this.oauthAuth.inc({ outcome }, 0);
+    else this.registry.removeSingleMetric('mcp_oauth_auth_total');
   }
 
   onModuleInit(): void {
@@ -216,6 +253,11 @@ export class MetricsService implements OnModuleInit, OnModuleDestroy {
   recordJweAuth(outcome: JweAuthOutcome): void {
     if (!this.enabled || !this.config.boot.server.jwe.enabled) return;
     this.jweAuth.inc({ outcome: JWE_OUTCOMES.has(outcome) ? outcome : 'malformed' });
+  }
+
+  recordOAuthAuth(outcome: OAuthAuthOutcome): void {
+    if (!this.enabled || !this.config.boot.server.oauth?.enabled) return;
+    this.oauthAuth.inc({ outcome: OAUTH_OUTCOMES.has(outcome) ? outcome : 'malformed' });
   }
 
   private toolLabel(tool: string): string {

@@ -1,5 +1,3 @@
-import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { jwtVerify, SignJWT } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AuthMethodCache } from '../../src/auth/oauth/clickhouse-identity/auth-method-cache.js';
@@ -9,13 +7,11 @@ import type { ClickHouseService } from '../../src/clickhouse/clickhouse.service.
 import type { GatewayConfig } from '../../src/config/config.types.js';
 import { CH_TEST_HOST, CH_TEST_PORT } from '../setup/clickhouse-server.js';
 import { DEAD_PORT, makeService, testConfig } from '../clickhouse/ch-test-helpers.js';
+import { type JwtVerifySidecar, type SidecarRequest, startJwtVerifySidecar } from '../support/ch-jwt-verify-sidecar.js';
 
 /**
  * ClickHouse identity from an OAuth token, through the gateway's real ClickHouse client against the real
- * ClickHouse 18.16. 18.16 cannot validate JWTs, so a loopback sidecar in front of it plays Altinity's
- * ch-jwt-verify: it verifies the JWT (HS256 with a test key), maps its email to a ClickHouse user, strips and
- * records `role=` parameters (18.16 has no roles) and forwards to the real server. In `bearer` mode it stands
- * for an Antalya build with token_processors; in `basic` mode for a stock build behind the sidecar.
+ * ClickHouse 18.16, behind the ch-jwt-verify stand-in of test/support (here verifying HS256 with a test key).
  */
 
 const KEY = new TextEncoder().encode('sidecar-test-key-0123456789abcdef');
@@ -24,69 +20,13 @@ const USERS: Record<string, { user: string; password: string }> = {
   'rob@example.com': { user: 'ro', password: 'ro' },
 };
 
-type SidecarMode = 'bearer' | 'basic';
-interface SeenRequest {
-  scheme: string;
-  basicUser?: string;
-  roles: string[];
-}
-
-let mode: SidecarMode = 'basic';
-const seen: SeenRequest[] = [];
-let sidecar: Server;
+let sidecar: JwtVerifySidecar;
 let sidecarPort: number;
+let seen: SidecarRequest[];
 let service: ClickHouseService;
 
 function sign(claims: Record<string, unknown>): Promise<string> {
   return new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime('5m').sign(KEY);
-}
-
-function refuse(res: ServerResponse, status: number, text: string): void {
-  res.writeHead(status, { 'content-type': 'text/plain', 'x-clickhouse-exception-code': '516' });
-  res.end(`Code: 516, e.displayText() = DB::Exception: ${text}\n`);
-}
-
-async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://sidecar');
-  const roles = url.searchParams.getAll('role');
-  url.searchParams.delete('role');
-  const auth = req.headers.authorization ?? '';
-  const [scheme, value = ''] = auth.split(' ', 2);
-  let token: string;
-  let basicUser: string | undefined;
-  if (scheme === 'Bearer') {
-    token = value;
-  } else if (scheme === 'Basic') {
-    const decoded = Buffer.from(value, 'base64').toString('utf8');
-    basicUser = decoded.slice(0, decoded.indexOf(':'));
-    token = decoded.slice(decoded.indexOf(':') + 1);
-  } else {
-    token = '';
-  }
-  seen.push({ scheme: scheme || 'none', basicUser, roles });
-  if (scheme === 'Bearer' && mode === 'basic') return refuse(res, 403, 'Token authentication is not configured');
-  if (scheme !== 'Bearer' && mode === 'bearer') return refuse(res, 401, 'Bearer token expected');
-  let email: string;
-  try {
-    const { payload } = await jwtVerify(token, KEY, { algorithms: ['HS256'] });
-    email = String(payload.email ?? '');
-  } catch {
-    return refuse(res, 401, 'invalid token');
-  }
-  if (basicUser !== undefined && basicUser !== email) return refuse(res, 401, 'user does not match the token');
-  const target = USERS[email];
-  if (!target) return refuse(res, 403, 'no ClickHouse user for this token');
-  url.searchParams.set('user', target.user);
-  url.searchParams.set('password', target.password);
-  const headers = { ...req.headers };
-  delete headers.authorization;
-  delete headers.host;
-  const upstream = httpRequest({ host: CH_TEST_HOST, port: CH_TEST_PORT, method: req.method, path: `${url.pathname}${url.search}`, headers }, (up) => {
-    res.writeHead(up.statusCode ?? 502, up.headers);
-    up.pipe(res);
-  });
-  upstream.on('error', () => refuse(res, 502, 'upstream down'));
-  req.pipe(upstream);
 }
 
 function configAt(port: number, extra: Partial<GatewayConfig['clickhouse']> = {}): GatewayConfig['clickhouse'] {
@@ -107,15 +47,18 @@ async function currentUserVia(chConfig: GatewayConfig['clickhouse'], overrides: 
 }
 
 beforeAll(async () => {
-  sidecar = createServer((req, res) => void handle(req, res));
-  await new Promise<void>((resolve) => sidecar.listen(0, '127.0.0.1', resolve));
-  sidecarPort = (sidecar.address() as AddressInfo).port;
+  sidecar = await startJwtVerifySidecar({
+    users: USERS,
+    verify: async (token) => (await jwtVerify(token, KEY, { algorithms: ['HS256'] })).payload,
+  });
+  sidecarPort = sidecar.port;
+  seen = sidecar.seen;
   service = makeService();
 });
 
 afterAll(async () => {
   await service.close();
-  await new Promise<void>((resolve) => sidecar.close(() => resolve()));
+  await sidecar.close();
 });
 
 beforeEach(() => {
@@ -124,7 +67,7 @@ beforeEach(() => {
 
 describe('OAuth ClickHouse identity through a ch-jwt-verify stand-in and ClickHouse 18.16', () => {
   it('behind a Basic-only sidecar: Bearer is refused, Basic (email + JWT) works, queries run as the mapped user', async () => {
-    mode = 'basic';
+    sidecar.mode = 'basic';
     const chConfig = configAt(sidecarPort);
     const cache = new AuthMethodCache();
     const resolver = resolverFor(chConfig, {}, cache);
@@ -149,7 +92,7 @@ describe('OAuth ClickHouse identity through a ch-jwt-verify stand-in and ClickHo
   });
 
   it('behind a JWT-capable ClickHouse: Bearer is kept, and an operator Basic user is not sent with it', async () => {
-    mode = 'bearer';
+    sidecar.mode = 'bearer';
     const chConfig = configAt(sidecarPort, { username: 'operator', password: 'operator-password' });
     const resolver = resolverFor(chConfig);
     const alice = await sign({ email: 'alice@example.com' });
@@ -161,7 +104,7 @@ describe('OAuth ClickHouse identity through a ch-jwt-verify stand-in and ClickHo
   });
 
   it('the Basic override wins over a bearer the operator put in http_headers', async () => {
-    mode = 'basic';
+    sidecar.mode = 'basic';
     const chConfig = configAt(sidecarPort, { http_headers: { Authorization: 'Bearer operator-static-token' } });
     const resolver = resolverFor(chConfig);
     const alice = await sign({ email: 'alice@example.com' });
@@ -174,7 +117,7 @@ describe('OAuth ClickHouse identity through a ch-jwt-verify stand-in and ClickHo
   });
 
   it('sends the filtered roles as role= parameters on queries, never on probes', async () => {
-    mode = 'basic';
+    sidecar.mode = 'basic';
     const chConfig = configAt(sidecarPort);
     const resolver = resolverFor(chConfig, { roleClaim: 'roles', roleFilter: '_mcp$' });
     const alice = await sign({ email: 'alice@example.com', roles: ['sandbox_mcp', 'admin', 'reports_mcp'] });
@@ -188,7 +131,7 @@ describe('OAuth ClickHouse identity through a ch-jwt-verify stand-in and ClickHo
   });
 
   it('a forged token fails on both methods, caches nothing, and its text stays out of the error', async () => {
-    mode = 'basic';
+    sidecar.mode = 'basic';
     const chConfig = configAt(sidecarPort);
     const cache = new AuthMethodCache();
     const resolver = resolverFor(chConfig, {}, cache);

@@ -93,3 +93,12 @@ export function requestJweToken(headers: IncomingHttpHeaders, pathToken: string 
   if (key) return key;
   return rawPath === undefined ? undefined : segmentBeforeOpenApi(rawPath);
 }
+
+/**
+ * The JWE token of a request when OAuth is on too (auth spec §1.5(2), both surfaces): the `{token}` path value,
+ * then `x-altinity-mcp-key`. `Authorization` is never read as a JWE here: it carries the OAuth bearer.
+ */
+export function combinedModeJweToken(headers: IncomingHttpHeaders, pathToken: string | undefined): string | undefined {
+  if (pathToken) return pathToken;
+  return singleHeader(headers['x-altinity-mcp-key']) || undefined;
+}

@@ -6,7 +6,7 @@ import { getRequestContext } from '../../common/request-context.js';
 import { initRequestMeta, loggablePath, routeTemplateOf } from '../../common/http/request-meta.js';
 import type { ConfigStore } from '../../config/config.store.js';
 import type { MetricsService } from '../../metrics/metrics.service.js';
-import { AuthenticatedSurface, mcpMountOf } from '../auth-surface.js';
+import { AuthenticatedSurface, jweHandoffOf, mcpMountOf } from '../auth-surface.js';
 import { JweAuthenticator, type JweAuthResult } from './jwe-authenticator.js';
 import { JweGuard } from './jwe.guard.js';
 
@@ -70,11 +70,13 @@ function fakeResponse(): FakeResponse {
   return res;
 }
 
-function setup(opts: { enabled?: boolean; transport?: 'http' | 'sse' } = {}) {
+function setup(opts: { enabled?: boolean; transport?: 'http' | 'sse'; oauth?: boolean } = {}) {
   const authenticator = new FakeAuthenticator();
   const recorded: string[] = [];
   const metrics = { recordJweAuth: vi.fn((o: string) => recorded.push(o)) } as unknown as MetricsService;
-  const config = { boot: { server: { jwe: { enabled: opts.enabled ?? true }, transport: opts.transport ?? 'http' } } } as unknown as ConfigStore;
+  const config = {
+    boot: { server: { jwe: { enabled: opts.enabled ?? true }, oauth: { enabled: opts.oauth ?? false }, transport: opts.transport ?? 'http' } },
+  } as unknown as ConfigStore;
   const guard = new JweGuard(new Reflector(), config, authenticator, metrics);
   const run = async (controller: new () => { handle(): void }, req: { path: string; headers?: Record<string, string>; params?: Record<string, string> }) => {
     const request = { headers: {}, ...req } as Record<string, unknown>;
@@ -200,5 +202,40 @@ describe('JweGuard', () => {
     const ok = await run(FakeOpenApiController, { path: '/good/openapi/execute_query', params: { token: 'good' } });
     expect(ok.allowed).toBe(true);
     expect(getRequestContext(ok.req as never)?.identity.cacheKey).toBe('tok:abc');
+  });
+
+  describe('with OAuth on as well: never answers, hands its finding to the OAuth guard', () => {
+    it('path token, then x-altinity-mcp-key; the Authorization header is not read as a JWE', async () => {
+      const { run, authenticator } = setup({ oauth: true });
+      const bearerOnly = await run(FakeMcpController, { path: '/', headers: { authorization: 'Bearer good' } });
+      expect(bearerOnly.allowed).toBe(true);
+      expect(jweHandoffOf(bearerOnly.req as never)).toEqual({ state: 'absent' });
+      expect(getRequestContext(bearerOnly.req as never)).toBeUndefined();
+      const header = await run(FakeMcpController, { path: '/', headers: { 'x-altinity-mcp-key': 'good', authorization: 'Bearer bad' } });
+      expect(jweHandoffOf(header.req as never)).toEqual({ state: 'complete' });
+      expect(getRequestContext(header.req as never)?.identity.kind).toBe('jwe');
+      expect(authenticator.seen).toEqual(['good']);
+    });
+
+    it('complete, partial and malformed tokens become hand-offs, not answers', async () => {
+      const { run, recorded } = setup({ oauth: true });
+      const partial = await run(FakeMcpController, { path: '/incomplete' });
+      expect([partial.allowed, partial.res.headersSent]).toEqual([true, false]);
+      expect(jweHandoffOf(partial.req as never)).toEqual({ state: 'partial' });
+      expect(getRequestContext(partial.req as never)).toBeUndefined();
+      const bad = await run(FakeOpenApiController, { path: '/x/openapi', params: { token: 'forged' } });
+      expect([bad.allowed, bad.res.headersSent]).toEqual([true, false]);
+      expect(jweHandoffOf(bad.req as never)).toEqual({ state: 'malformed', message: 'invalid JWE token', outcome: 'bad_signature' });
+      const good = await run(FakeMcpController, { path: '/good' });
+      expect(jweHandoffOf(good.req as never)).toEqual({ state: 'complete' });
+      expect(mcpMountOf(good.req as never)).toEqual({ prefix: '/good' });
+      expect(recorded).toEqual(['missing_claim', 'bad_signature', 'ok']);
+    });
+
+    it('an MCP path that is not /{token} is still not found', async () => {
+      const { run } = setup({ oauth: true });
+      const { res } = await run(FakeMcpController, { path: '/a/b' });
+      expect(res.statusCode).toBe(404);
+    });
   });
 });

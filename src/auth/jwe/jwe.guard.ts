@@ -8,10 +8,10 @@ import { getRequestId, markSecretPath, setRouteTemplate } from '../../common/htt
 import { setRequestContext } from '../../common/request-context.js';
 import { ConfigStore } from '../../config/config.store.js';
 import { MetricsService } from '../../metrics/metrics.service.js';
-import { AUTH_SURFACE, type AuthSurface, setMcpMount } from '../auth-surface.js';
+import { AUTH_SURFACE, type AuthSurface, setJweHandoff, setMcpMount } from '../auth-surface.js';
 import { JweAuthenticator, type JweAuthResult } from './jwe-authenticator.js';
 import { INVALID_JWE_TOKEN, MISSING_JWE_TOKEN } from './jwe-token.js';
-import { classifyJweMcpPath, MAX_JWE_TOKEN_LENGTH, requestJweToken, stripOneTrailingSlash } from './jwe-request-token.js';
+import { classifyJweMcpPath, combinedModeJweToken, MAX_JWE_TOKEN_LENGTH, requestJweToken, stripOneTrailingSlash } from './jwe-request-token.js';
 
 /** OpenAPI texts, as upstream's `http.Error` writes them (auth spec §1.5). */
 export const OPENAPI_MISSING_TOKEN = 'Missing authentication token';
@@ -41,12 +41,19 @@ class AnsweredByGuard extends HttpException {
  *
  * Registered as a global guard ahead of the rate limiter, so one token is one rate-limit budget. With JWE off
  * (boot value; `server.jwe.enabled` is restart-only) it lets everything through untouched.
+ *
+ * With OAuth on as well (auth spec §1.5(2)) it reads the JWE only from the `{token}` path and
+ * `x-altinity-mcp-key` (the Authorization header belongs to OAuth), never answers itself, and hands its
+ * finding to the OAuth guard that runs next: a complete token is the request's connection; a partial one, or
+ * none, needs a bearer; a bad one is refused there with the OAuth challenge, bearer or not.
  */
 @Injectable()
 export class JweGuard implements CanActivate {
   private readonly enabled: boolean;
   /** `server.transport` is restart-only: the boot value decides which MCP paths exist. */
   private readonly transport: 'http' | 'sse';
+  /** JWE + OAuth: defer to the OAuth guard instead of refusing (both switches are restart-only). */
+  private readonly withOAuth: boolean;
 
   constructor(
     private readonly reflector: Reflector,
@@ -56,6 +63,7 @@ export class JweGuard implements CanActivate {
   ) {
     this.enabled = config.boot.server.jwe.enabled;
     this.transport = config.boot.server.transport === 'sse' ? 'sse' : 'http';
+    this.withOAuth = config.boot.server.oauth?.enabled === true;
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -77,6 +85,10 @@ export class JweGuard implements CanActivate {
     if (!route.found) {
       return this.refuse(res, 404, 'application/json', jsonRpcErrorBody(-32000, 'Not Found: with JWE authentication the MCP endpoint is /{token}' + (transport === 'sse' ? '/sse' : '')));
     }
+    if (this.withOAuth) {
+      setMcpMount(req, { prefix: route.prefix });
+      return this.handOff(req, res, combinedModeJweToken(req.headers, route.pathToken));
+    }
     const token = requestJweToken(req.headers, route.pathToken);
     const verdict = await this.verify(token);
     if (!verdict.ok) {
@@ -90,6 +102,7 @@ export class JweGuard implements CanActivate {
 
   private async authenticateOpenApi(req: Request, res: ServerResponse): Promise<boolean> {
     const params = req.params as Record<string, string | undefined> | undefined;
+    if (this.withOAuth) return this.handOff(req, res, combinedModeJweToken(req.headers, params?.token || undefined));
     const token = requestJweToken(req.headers, params?.token || undefined, stripOneTrailingSlash(req.path));
     const verdict = await this.verify(token);
     if (!verdict.ok) {
@@ -102,6 +115,26 @@ export class JweGuard implements CanActivate {
       return this.refuse(res, 401, 'text/plain; charset=utf-8', `${text}\n`, verdict.outcome !== 'missing_token');
     }
     this.fill(req, res, verdict.result);
+    return true;
+  }
+
+  /** JWE + OAuth: record what the token is worth for the OAuth guard; a complete token becomes the context. */
+  private async handOff(req: Request, res: ServerResponse, token: string | undefined): Promise<true> {
+    if (token === undefined) {
+      // No JWE is not an outcome of JWE authentication here: the caller is expected to bring a bearer.
+      setJweHandoff(req, { state: 'absent' });
+      return true;
+    }
+    const verdict = await this.verify(token);
+    if (verdict.ok) {
+      this.fill(req, res, verdict.result);
+      setJweHandoff(req, { state: 'complete' });
+    } else if (verdict.outcome === 'missing_claim') {
+      // Decrypted but without host or username: every claim is ignored, the bearer decides (upstream §C.1).
+      setJweHandoff(req, { state: 'partial' });
+    } else {
+      setJweHandoff(req, { state: 'malformed', message: verdict.message, outcome: verdict.outcome });
+    }
     return true;
   }
 

@@ -108,7 +108,7 @@ describe('BearerVerifier against a local JWKS server', () => {
     if (!('iss' in claims)) jwt.setIssuer(issuer);
     if (!('aud' in claims)) jwt.setAudience(RESOURCE);
     if (!('exp' in claims)) jwt.setExpirationTime('10m');
-    jwt.setIssuedAt();
+    if (!('iat' in claims)) jwt.setIssuedAt();
     return jwt.sign(signer.privateKey);
   };
 
@@ -122,6 +122,13 @@ describe('BearerVerifier against a local JWKS server', () => {
     expect((await verifier().verify(await sign({ aud: ['other', RESOURCE] }))).ok).toBe(true);
     const fromPublicUrl = verifier({ audience: '', public_resource_url: `${RESOURCE}/` });
     expect((await fromPublicUrl.verify(await sign())).ok).toBe(true);
+  });
+
+  it('explicit audiences (broker, issued_tokens upstream): the upstream client_id is accepted, this resource is not', async () => {
+    const upstream = verifier({}, { audiences: ['client-123'] });
+    expect((await upstream.verify(await sign({ aud: 'client-123' }))).ok).toBe(true);
+    expect(await upstream.verify(await sign())).toEqual({ ok: false, reason: 'wrong_audience' });
+    expect(() => verifier({}, { audiences: ['  ', ''] })).toThrow(/expected audience/);
   });
 
   it('refuses a wrong audience, a missing audience and a wrong issuer', async () => {
@@ -143,6 +150,12 @@ describe('BearerVerifier against a local JWKS server', () => {
     expect((await verifier().verify(await sign({ exp: now - 30 }))).ok).toBe(true);
     expect(await verifier().verify(await sign({ nbf: now + 3600 }))).toEqual({ ok: false, reason: 'not_yet_valid' });
     expect((await verifier().verify(await sign({ nbf: now + 30 }))).ok).toBe(true);
+  });
+
+  it('refuses an iat beyond the 60 s leeway in the future (as altinity-mcp\'s validator), accepts one inside it', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    expect(await verifier().verify(await sign({ iat: now + 3600 }))).toEqual({ ok: false, reason: 'not_yet_valid' });
+    expect((await verifier().verify(await sign({ iat: now + 30 }))).ok).toBe(true);
   });
 
   it('refuses a token without exp (access tokens must expire)', async () => {

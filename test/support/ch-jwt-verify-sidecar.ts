@@ -1,0 +1,116 @@
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CH_TEST_HOST, CH_TEST_PORT } from '../setup/clickhouse-server.js';
+
+/**
+ * Test support: a loopback stand-in for Altinity's ch-jwt-verify in front of the real ClickHouse 18.16 (which
+ * cannot validate JWTs). It verifies the token with the caller's function, maps a claim (`email`) to a ClickHouse
+ * user, strips and records `role=` parameters (18.16 has no roles) and forwards the request to the real server.
+ * `bearer` mode stands for an Antalya build with token_processors (Bearer only), `basic` mode for a stock build
+ * behind the sidecar (Basic user:jwt only; a Bearer gets "Token authentication is not configured").
+ */
+export type SidecarMode = 'bearer' | 'basic';
+
+export interface SidecarRequest {
+  scheme: string;
+  basicUser?: string;
+  roles: string[];
+  path: string;
+}
+
+export interface JwtVerifySidecar {
+  readonly port: number;
+  mode: SidecarMode;
+  /** Every request seen, in order (never the token). */
+  readonly seen: SidecarRequest[];
+  close(): Promise<void>;
+}
+
+export interface SidecarOptions {
+  mode?: SidecarMode;
+  /** Verifies a JWT and returns its claims; throws for a bad token. */
+  verify(token: string): Promise<Record<string, unknown>>;
+  /** Token claim value (`email`) → ClickHouse user. */
+  users: Record<string, { user: string; password: string }>;
+  /** Opaque tokens the sidecar knows (a stand-in for introspection): token → claim value. */
+  opaqueTokens?: Record<string, string>;
+}
+
+function refuse(res: ServerResponse, status: number, text: string): void {
+  if (res.headersSent) return;
+  res.writeHead(status, { 'content-type': 'text/plain', 'x-clickhouse-exception-code': '516' });
+  res.end(`Code: 516, e.displayText() = DB::Exception: ${text}\n`);
+}
+
+export async function startJwtVerifySidecar(options: SidecarOptions): Promise<JwtVerifySidecar> {
+  const seen: SidecarRequest[] = [];
+  const state = { mode: options.mode ?? 'basic' };
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://sidecar');
+    const roles = url.searchParams.getAll('role');
+    url.searchParams.delete('role');
+    const auth = req.headers.authorization ?? '';
+    const space = auth.indexOf(' ');
+    const scheme = space < 0 ? auth : auth.slice(0, space);
+    const value = space < 0 ? '' : auth.slice(space + 1);
+    let token = '';
+    let basicUser: string | undefined;
+    if (scheme === 'Bearer') {
+      token = value;
+    } else if (scheme === 'Basic') {
+      const decoded = Buffer.from(value, 'base64').toString('utf8');
+      basicUser = decoded.slice(0, decoded.indexOf(':'));
+      token = decoded.slice(decoded.indexOf(':') + 1);
+    }
+    seen.push({ scheme: scheme || 'none', basicUser, roles, path: url.pathname });
+    if (scheme === 'Bearer' && state.mode === 'basic') return refuse(res, 403, 'Token authentication is not configured');
+    if (scheme !== 'Bearer' && state.mode === 'bearer') return refuse(res, 401, 'Bearer token expected');
+    let email: string;
+    const opaque = options.opaqueTokens?.[token];
+    if (opaque !== undefined) {
+      email = opaque;
+    } else {
+      try {
+        email = String((await options.verify(token)).email ?? '');
+      } catch {
+        return refuse(res, 401, 'invalid token');
+      }
+    }
+    if (basicUser !== undefined && basicUser !== email) return refuse(res, 401, 'user does not match the token');
+    const target = options.users[email];
+    if (!target) return refuse(res, 403, 'no ClickHouse user for this token');
+    url.searchParams.set('user', target.user);
+    url.searchParams.set('password', target.password);
+    const headers = { ...req.headers };
+    delete headers.authorization;
+    delete headers.host;
+    const upstream = httpRequest(
+      { host: CH_TEST_HOST, port: CH_TEST_PORT, method: req.method, path: `${url.pathname}${url.search}`, headers },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
+    upstream.on('error', () => refuse(res, 502, 'upstream down'));
+    req.pipe(upstream);
+  }
+
+  const server: Server = createServer((req, res) => void handle(req, res));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    get mode() {
+      return state.mode;
+    },
+    set mode(next: SidecarMode) {
+      state.mode = next;
+    },
+    seen,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
