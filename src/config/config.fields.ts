@@ -177,7 +177,7 @@ export const CONFIG_FIELDS: readonly FieldSpec[] = [
     default: false,
     flag: 'allow-jwe-auth',
     env: 'MCP_ALLOW_JWE_AUTH',
-    doc: 'JWE connection tokens: every MCP request carries a token (`/{token}`, `/{token}/sse`, `x-altinity-mcp-key` or `Authorization`) holding its own ClickHouse connection. Not together with OAuth yet.',
+    doc: 'JWE connection tokens: every MCP request carries a token (`/{token}`, `/{token}/sse`, `x-altinity-mcp-key` or `Authorization`) holding its own ClickHouse connection. With OAuth on too, a JWE naming host and user is enough, otherwise a bearer is needed.',
     restartOnly: true,
   },
   {
