@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { UnauthorizedError, type OAuthClientProvider, type OAuthDiscoveryState } from '@modelcontextprotocol/sdk/client/auth.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 
 /**
@@ -153,15 +154,18 @@ export interface OAuthConnectedClient {
  * Connects an MCP SDK `Client` to `mcpUrl` with `provider`. If the server wants authorization, `authorize`
  * is called with the authorization URL and must return the final client redirect URL (carrying `code` and
  * `state`); the code is exchanged (`finishAuth`) and the client reconnects on a fresh transport, as a real
- * client does after its browser round trip.
+ * client does after its browser round trip. `options.fetch` replaces the SDK's `fetch` for every MCP, discovery
+ * and token request (e.g. to record what the SDK sent and got).
  */
 export async function connectWithOAuth(
   mcpUrl: URL,
   provider: HarnessOAuthClientProvider,
   authorize: (authorizationUrl: URL) => Promise<string>,
+  options: { fetch?: FetchLike } = {},
 ): Promise<OAuthConnectedClient> {
+  const transportOptions = { authProvider: provider, ...(options.fetch ? { fetch: options.fetch } : {}) };
   const open = async () => {
-    const transport = new StreamableHTTPClientTransport(mcpUrl, { authProvider: provider });
+    const transport = new StreamableHTTPClientTransport(mcpUrl, transportOptions);
     const client = new Client({ name: 'gateway-oauth-e2e', version: '1.0.0' });
     await client.connect(transport);
     return { client, transport, close: () => client.close() };
@@ -174,7 +178,7 @@ export async function connectWithOAuth(
   }
   const redirect = await authorize(provider.lastAuthorizationUrl());
   const code = provider.codeFromRedirect(redirect);
-  const exchange = new StreamableHTTPClientTransport(mcpUrl, { authProvider: provider });
+  const exchange = new StreamableHTTPClientTransport(mcpUrl, transportOptions);
   await exchange.finishAuth(code);
   await exchange.close();
   return open();

@@ -40,10 +40,15 @@ describe('bound access tokens', () => {
     expect(await verifyBoundAccessToken(token, 'https://mcp.example.com/mcp/', SECRET, NOW)).toEqual({ ok: false, reason: 'wrong_audience' });
   });
 
-  it('expiry with 60 s leeway', async () => {
+  it('expires exactly at exp, without leeway (the exp may be the wrapped upstream token\'s own)', async () => {
     const { token } = await mintBoundAccessToken(input, SECRET, 100, NOW);
-    expect((await verifyBoundAccessToken(token, RESOURCE, SECRET, NOW + 160)).ok).toBe(true);
-    expect(await verifyBoundAccessToken(token, RESOURCE, SECRET, NOW + 161)).toEqual({ ok: false, reason: 'expired' });
+    expect((await verifyBoundAccessToken(token, RESOURCE, SECRET, NOW + 99)).ok).toBe(true);
+    expect(await verifyBoundAccessToken(token, RESOURCE, SECRET, NOW + 100)).toEqual({ ok: false, reason: 'expired' });
+    // Capped by the upstream token: refused from the second the upstream token is, so ClickHouse never gets it expired.
+    const capped = await mintBoundAccessToken({ ...input, upstreamExpiresAt: NOW + 30 }, SECRET, 100, NOW);
+    expect(capped.expiresAt).toBe(NOW + 30);
+    expect((await verifyBoundAccessToken(capped.token, RESOURCE, SECRET, NOW + 29)).ok).toBe(true);
+    expect(await verifyBoundAccessToken(capped.token, RESOURCE, SECRET, NOW + 30)).toEqual({ ok: false, reason: 'expired' });
   });
 
   it('never throws; refuses other secrets, other purposes, tampering, junk and Go artifacts', async () => {

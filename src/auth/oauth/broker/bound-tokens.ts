@@ -19,8 +19,6 @@ import { unverifiedJwtClaims } from './upstream-rules.js';
 export const DEFAULT_ACCESS_TOKEN_TTL_SECONDS = 3600;
 /** Used when `refresh_token_ttl_seconds` is 0. */
 export const DEFAULT_REFRESH_TOKEN_TTL_SECONDS = 30 * 24 * 3600;
-/** Clock leeway when verifying a bound access token's `exp`. */
-export const ACCESS_TOKEN_LEEWAY_SECONDS = 60;
 
 export interface BoundAccessTokenInput {
   /** Canonical resource URL (with its trailing `/`). */
@@ -109,7 +107,10 @@ export async function verifyBoundAccessToken(
   const claims = await openGatewayArtifact(token, signingSecret, GATEWAY_LABELS.accessToken, nowSeconds, Number.POSITIVE_INFINITY);
   if (!claims) return { ok: false, reason: 'malformed' };
   const exp = claims.exp as number;
-  if (nowSeconds > exp + ACCESS_TOKEN_LEEWAY_SECONDS) return { ok: false, reason: 'expired' };
+  // No leeway: this server minted the token, and its `exp` may be the wrapped upstream token's own; past it,
+  // ClickHouse refuses that token, and only a 401 here makes the client refresh (a leeway meant failing queries).
+  // Same boundary as jose's: expired at `exp`.
+  if (nowSeconds >= exp) return { ok: false, reason: 'expired' };
   const audience = claimString(claims, 'aud');
   // The trailing-slash variant of the resource URL is the same resource (RFC 8707 canonical form differs by client).
   if (audience === '' || trimSlashes(audience) !== trimSlashes(resourceUrl.trim())) return { ok: false, reason: 'wrong_audience' };
