@@ -444,6 +444,18 @@ describe('bound tokens (issued_tokens: bound, the default)', () => {
   });
 });
 
+describe('an upstream token that is already expired', () => {
+  it('is not wrapped into a bound token: 502 server_error, no-store', async () => {
+    const stale = await idp.idToken({ email: 'late@example.com' }, { expiresIn: -30 });
+    idp.script = () => ({ body: { access_token: 'opaque', id_token: stale, scope: 'openid email' } });
+    const { code, verifier } = await obtainCode(bound);
+    const answer = await redeem(bound, code, verifier);
+    expect(answer.status).toBe(502);
+    expect(answer.headers.get('cache-control')).toBe('no-store');
+    expect(await json(answer)).toEqual({ error: 'server_error', error_description: 'upstream returned an expired token' });
+  });
+});
+
 describe('API audience, offline matrix and Google (vectors 39, 40, 45)', () => {
   it('non-Google issuer with audience: the access token is returned with its own expiry, audience sent upstream', async () => {
     const auth0 = await startFakeIdp('https://acme.auth0.com/');

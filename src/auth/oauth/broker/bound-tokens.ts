@@ -41,7 +41,8 @@ export async function mintBoundAccessToken(
   nowSeconds: number,
 ): Promise<{ token: string; expiresAt: number }> {
   const cap = nowSeconds + (ttlSeconds > 0 ? ttlSeconds : DEFAULT_ACCESS_TOKEN_TTL_SECONDS);
-  const expiresAt = input.upstreamExpiresAt !== undefined && input.upstreamExpiresAt > nowSeconds ? Math.min(cap, input.upstreamExpiresAt) : cap;
+  // Never past the wrapped token's own expiry (callers refuse to wrap an already expired one).
+  const expiresAt = input.upstreamExpiresAt !== undefined ? Math.min(cap, input.upstreamExpiresAt) : cap;
   const token = await sealGatewayArtifact(
     {
       iss: input.issuer,

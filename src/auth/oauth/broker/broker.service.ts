@@ -531,6 +531,13 @@ export class BrokerService {
       }, headers);
     }
     const issuedAt = nowSeconds();
+    const upstreamExpiresAt = chosen.expiresAt ?? issuedAt + chosen.expiresIn;
+    if (upstreamExpiresAt <= issuedAt) {
+      // The id_token check allows 60 s of clock skew; a token ClickHouse would already refuse must not be wrapped
+      // into a fresh bound token (the client would hold a "valid" token that fails every query and never refreshes).
+      this.log.warn({ client_id: clientId }, 'OAuth upstream token already expired; not issued');
+      return this.fail(res, 'token', 502, 'server_error', 'upstream returned an expired token');
+    }
     const subject = typeof claims.sub === 'string' ? claims.sub : typeof claims.email === 'string' ? claims.email : '';
     const access = await mintBoundAccessToken(
       {
@@ -540,7 +547,7 @@ export class BrokerService {
         clientId,
         scope,
         upstreamToken: chosen.token,
-        upstreamExpiresAt: chosen.expiresAt ?? issuedAt + chosen.expiresIn,
+        upstreamExpiresAt,
       },
       urls.oauth.signing_secret,
       urls.oauth.access_token_ttl_seconds,
