@@ -64,6 +64,11 @@ export class ClickHouseIdentityResolver {
     this.roles = new RoleActivation({ roleClaim: config.roleClaim, roleFilter: config.roleFilter });
   }
 
+  /** The wire format currently remembered for this endpoint (undefined: the next resolve probes). */
+  knownMethod(endpoint: ClickHouseEndpoint): ClickHouseAuthMethod | undefined {
+    return this.methods.get(endpointKey(endpoint.host, endpoint.port));
+  }
+
   async resolve(token: CallerToken, endpoint: ClickHouseEndpoint): Promise<ClickHouseIdentity> {
     const claims = claimsOf(token);
     const activation = this.roles.rolesFor(claims, endpoint.protocol);

@@ -193,6 +193,19 @@ describe('OAuthResourceServer', () => {
     expect(ch.probes).toEqual(['bearer', 'basic', 'bearer', 'basic']);
   });
 
+  it('the same verified token keeps one frozen overrides object while the method is remembered (one connection spec)', async () => {
+    const { service } = setup();
+    const accepted = { ok: true as const, kind: 'jwt' as const, clickhouseToken: 'jwt-1', claims: { email: 'a@example.com' }, scopes: [] };
+    const first = await service.identity(accepted);
+    const second = await service.identity(accepted);
+    const other = await service.identity({ ...accepted });
+    if (!first.ok || !second.ok || !other.ok) throw new Error('identity refused');
+    expect(second.overrides).toBe(first.overrides);
+    expect(Object.isFrozen(first.overrides)).toBe(true);
+    expect(other.overrides).not.toBe(first.overrides);
+    expect(other.overrides).toEqual(first.overrides);
+  });
+
   it('a reload that changes the identity rules builds a new resolver (and a fresh method cache)', async () => {
     const { service, config, ch } = setup();
     const accepted = { ok: true as const, kind: 'jwt' as const, clickhouseToken: 'jwt-1', claims: { email: 'a@example.com', roles: ['r1'] }, scopes: [] };

@@ -76,16 +76,20 @@ export function bearerOf(req: IncomingMessage): string | undefined {
   return token === '' ? undefined : token;
 }
 
-/** A per-identity cache key: a hash of the credential, so caches never mix callers and never hold a token. */
-export function oauthIdentity(token: string, accepted: AcceptedBearer): CallerIdentity {
-  const digest = createHash('sha256').update(token).digest('base64url').slice(0, 32);
-  return { kind: 'oauth', cacheKey: `oauth:${digest}`, ...(accepted.subject ? { subject: accepted.subject } : {}) };
+/** A caller identity from a token: per-identity caches are keyed by a hash of the token, never the token. */
+export function oauthIdentity(tokenDigest: string, accepted: AcceptedBearer): CallerIdentity {
+  return Object.freeze({ kind: 'oauth', cacheKey: `oauth:${tokenDigest.slice(0, 32)}`, ...(accepted.subject ? { subject: accepted.subject } : {}) });
+}
+
+/** The digest `oauthIdentity` takes. */
+export function tokenDigest(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
 }
 
 @Injectable()
 export class OAuthResourceServer {
-  private verifierMemo: { key: string; verifier: BearerVerifier | Error } | undefined;
-  private identityMemo: { key: string; resolver: ClickHouseIdentityResolver } | undefined;
+  private verifierMemo: { key: string; source: OAuthConfig; verifier: BearerVerifier | Error } | undefined;
+  private identityMemo: { key: string; source: readonly [OAuthConfig, GatewayConfig['clickhouse']]; resolver: ClickHouseIdentityResolver } | undefined;
   private readonly options: OAuthResourceServerOptions;
   /**
    * Bearers the issuer's keys already vouched for, keyed by a hash of the token: a client sends the same token on
@@ -94,6 +98,13 @@ export class OAuthResourceServer {
    * dropped when the verifying configuration changes. Refusals are not cached (they must not evict good entries).
    */
   private readonly verified: VerifiedTokenCache<AcceptedBearer>;
+  /** Per verified-token verdict (the cached object): its caller identity and ClickHouse identity. */
+  private boundSource: OAuthConfig | undefined;
+  private readonly callers = new WeakMap<AcceptedBearer, CallerIdentity>();
+  private readonly sessions = new WeakMap<
+    AcceptedBearer,
+    { resolver: ClickHouseIdentityResolver; identity: Extract<ClickHouseIdentity, { ok: true }>; reused: Extract<ClickHouseIdentity, { ok: true }> }
+  >();
   private readonly now: () => number;
 
   constructor(
@@ -122,27 +133,40 @@ export class OAuthResourceServer {
     if (token.length > MAX_BEARER_LENGTH) return { ok: false, reason: 'malformed' };
     const { server } = this.config.current;
     const oauth = server.oauth;
+    // Verdicts are keyed by the token itself: a verdict already holds it (`clickhouseToken`), and hashing every
+    // request's token only to look it up cost more than the rest of the check.
     if (oauth.broker && oauth.issued_tokens === 'bound') {
       if (!this.brokerTokens) {
         return { ok: false, reason: 'misconfigured', message: 'OAuth broker tokens cannot be verified: the broker is not part of this build' };
       }
-      // The audience a bound token must carry is this resource, canonical form (trailing `/`).
+      if (this.boundSource !== oauth) {
+        // A reload may have changed the signing secret or the public URLs: earlier verdicts no longer stand.
+        this.boundSource = oauth;
+        this.verified.clear();
+      }
       const resource = canonicalResourceUrl(resourceBaseUrl(requestView(req), serverView(server), oauth));
+      // A bound token is a JWE: opening it costs a key unwrap and a decryption per request, so a verdict is kept
+      // (per resource URL: the audience check depends on it) until one second before the token expires — the
+      // broker refuses it from `exp` on, with no leeway, and so must a cached verdict.
+      const key = `${resource}\n${token}`;
+      const cached = this.verified.get(key, this.now());
+      if (cached) return cached;
+      let verdict: BearerVerdict;
       try {
-        return await this.brokerTokens.verify(token, resource);
+        verdict = await this.brokerTokens.verify(token, resource);
       } catch {
         return { ok: false, reason: 'malformed' };
       }
+      if (verdict.ok && verdict.expiresAt !== undefined) this.verified.set(key, verdict, this.now(), verdict.expiresAt - 1);
+      return verdict;
     }
     const verifier = this.verifier(oauth);
     if (verifier instanceof Error) return { ok: false, reason: 'misconfigured', message: verifier.message };
-    const key = createHash('sha256').update(token).digest('base64url');
-    const cached = this.verified.get(key, this.now());
+    const cached = this.verified.get(token, this.now());
     if (cached) return cached;
     const verification = await verifier.verify(token);
     if (!verification.ok) return verification;
     if (verification.kind === 'opaque') {
-      // Not cached: nothing was verified, ClickHouse judges it on every query.
       return { ok: true, kind: 'opaque', clickhouseToken: token, claims: {}, scopes: [] };
     }
     const claims = verification.claims as Record<string, unknown>;
@@ -155,21 +179,45 @@ export class OAuthResourceServer {
       subject: printableSubject(claims),
       ...(typeof claims.exp === 'number' ? { expiresAt: claims.exp } : {}),
     };
-    this.verified.set(key, accepted, this.now(), accepted.expiresAt);
+    this.verified.set(token, accepted, this.now(), accepted.expiresAt);
     return accepted;
   }
 
-  /** The ClickHouse credentials of an accepted bearer (spec §2.12), probing the endpoint's method when unknown. */
-  identity(accepted: AcceptedBearer): Promise<ClickHouseIdentity> {
+  /**
+   * The caller identity of an accepted bearer: per-identity caches are keyed by a hash of the token, never the
+   * token. A verdict from the cache is the same object on every request, so its identity is computed once.
+   */
+  callerIdentity(token: string, accepted: AcceptedBearer): CallerIdentity {
+    const known = this.callers.get(accepted);
+    if (known) return known;
+    const caller = oauthIdentity(tokenDigest(token), accepted);
+    this.callers.set(accepted, caller);
+    return caller;
+  }
+
+  async identity(accepted: AcceptedBearer): Promise<ClickHouseIdentity> {
     const clickhouse = this.config.current.clickhouse;
-    return this.resolver().resolve(
-      // Verified claims for a JWT or a bound token; an opaque token has none (read unverified, which finds none).
+    const resolver = this.resolver();
+    const endpoint = { host: normalizeHost(clickhouse.host), port: clickhouse.port, protocol: clickhouse.protocol };
+    // The same verified token on the same endpoint, with the wire format still remembered, gets the same
+    // (frozen) overrides object: the ClickHouse module then builds and hashes its connection once, not per request.
+    const memo = this.sessions.get(accepted);
+    if (memo && memo.resolver === resolver && resolver.knownMethod(endpoint) === memo.identity.method) return memo.reused;
+    const identity = await resolver.resolve(
       { raw: accepted.clickhouseToken, ...(accepted.kind === 'opaque' ? {} : { claims: accepted.claims }) },
-      { host: normalizeHost(clickhouse.host), port: clickhouse.port, protocol: clickhouse.protocol },
+      endpoint,
     );
+    if (identity.ok) {
+      if (identity.overrides.roles) Object.freeze(identity.overrides.roles);
+      Object.freeze(identity.overrides);
+      this.sessions.set(accepted, { resolver, identity, reused: { ...identity, probed: false } });
+    }
+    return identity;
   }
 
   private verifier(oauth: OAuthConfig): BearerVerifier | Error {
+    // A reload replaces the config objects: the same object means the same settings (no key to build per request).
+    if (this.verifierMemo?.source === oauth) return this.verifierMemo.verifier;
     const upstreamTokens = oauth.broker; // only reached with `issued_tokens: upstream` when the broker is on
     const key = JSON.stringify([
       oauth.issuer,
@@ -182,7 +230,10 @@ export class OAuthResourceServer {
       upstreamTokens,
       oauth.client_id,
     ]);
-    if (this.verifierMemo?.key === key) return this.verifierMemo.verifier;
+    if (this.verifierMemo?.key === key) {
+      this.verifierMemo.source = oauth;
+      return this.verifierMemo.verifier;
+    }
     this.verified.clear();
     let verifier: BearerVerifier | Error;
     try {
@@ -196,12 +247,15 @@ export class OAuthResourceServer {
     } catch (err) {
       verifier = err instanceof Error ? err : new Error(String(err));
     }
-    this.verifierMemo = { key, verifier };
+    this.verifierMemo = { key, source: oauth, verifier };
     return verifier;
   }
 
   private resolver(): ClickHouseIdentityResolver {
     const { clickhouse, server } = this.config.current;
+    const source = [server.oauth, clickhouse] as const;
+    const memo = this.identityMemo;
+    if (memo && memo.source[0] === source[0] && memo.source[1] === source[1]) return memo.resolver;
     const key = JSON.stringify([
       server.oauth.role_claim,
       server.oauth.role_filter,
@@ -211,7 +265,10 @@ export class OAuthResourceServer {
       clickhouse.protocol,
       clickhouse.tls.enabled,
     ]);
-    if (this.identityMemo?.key === key) return this.identityMemo.resolver;
+    if (memo?.key === key) {
+      memo.source = source;
+      return memo.resolver;
+    }
     const probe = clickHouseConnectionProbe(
       this.clickhouse,
       () => this.config.current.clickhouse,
@@ -222,7 +279,7 @@ export class OAuthResourceServer {
       probe,
       new AuthMethodCache(this.options.methodCache),
     );
-    this.identityMemo = { key, resolver };
+    this.identityMemo = { key, source, resolver };
     return resolver;
   }
 }

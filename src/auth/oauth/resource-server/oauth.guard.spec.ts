@@ -8,7 +8,8 @@ import type { MetricsService } from '../../../metrics/metrics.service.js';
 import { AuthenticatedSurface, type JweHandoff, setJweHandoff } from '../../auth-surface.js';
 import type { ClickHouseIdentity } from '../clickhouse-identity/clickhouse-identity.js';
 import { OAuthGuard } from './oauth.guard.js';
-import type { OAuthResourceServer, ResourceServerVerdict } from './oauth-resource-server.service.js';
+import type { AcceptedBearer } from '../oauth-bearer.js';
+import { oauthIdentity, tokenDigest, type OAuthResourceServer, type ResourceServerVerdict } from './oauth-resource-server.service.js';
 
 @Controller()
 @AuthenticatedSurface('mcp')
@@ -82,6 +83,7 @@ function setup(opts: Setup = {}) {
     resourceMetadataUrl: () => METADATA,
     verify,
     identity,
+    callerIdentity: (token: string, accepted: AcceptedBearer) => oauthIdentity(tokenDigest(token), accepted),
   } as unknown as OAuthResourceServer;
   const guard = new OAuthGuard(new Reflector(), config, resourceServer, metrics);
   const run = async (

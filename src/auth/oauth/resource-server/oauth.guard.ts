@@ -12,7 +12,7 @@ import type { ClickHouseIdentity } from '../clickhouse-identity/clickhouse-ident
 import { chooseCredentialSource, INCOMPLETE_JWE_TOKEN } from '../clickhouse-identity/credential-source.js';
 import type { BearerFailureReason } from './bearer-verifier.js';
 import { authFailureResponse, bearerChallenge, challengeScopeHint, describeBearerFailure } from './protected-resource.js';
-import { bearerOf, OAuthResourceServer, oauthIdentity } from './oauth-resource-server.service.js';
+import { bearerOf, OAuthResourceServer } from './oauth-resource-server.service.js';
 
 /** OpenAPI texts, as altinity-mcp's `http.Error` writes them (auth spec §1.5(3)). */
 export const OPENAPI_MISSING_TOKEN = 'Missing authentication token';
@@ -113,7 +113,7 @@ export class OAuthGuard implements CanActivate {
     if (this.jweEnabled) markSecretPath(req);
     setRequestContext(req, {
       requestId: getRequestId(req as IncomingMessage) ?? String(res.getHeader('x-request-id') ?? randomUUID()),
-      identity: oauthIdentity(token, verdict),
+      identity: this.resourceServer.callerIdentity(token, verdict),
       clickhouse: identity.overrides,
     });
     this.metrics.recordOAuthAuth('ok');
