@@ -35,7 +35,9 @@ async function corpus(): Promise<string[]> {
   for (const claims of [[1], 'str', 42, null, { host: 'h', username: 'u', exp: '1' }, { host: 'h', username: 'u', exp: 1e300 }, { host: ['h'], username: 'u' }, { host: 'a@b', username: 'u' }, { host: 'h/x', username: 'u' }, { host: 'h:1', username: 'u' }, { host: 'h', username: 'u', port: 70000 }, { host: 'h', username: 'u', protocol: 'https' }, { host: 'h', username: 'u', tls_client_key: 5 }, { host: 'h', username: 'u', tls_ca_cert: '../../etc/passwd' }, { host: 'h', username: 'u', __proto__x: 1 }]) {
     inputs.push(await mintJweToken(claims as never, { jweSecretKey: SECRET }));
   }
-  return inputs;
+  // Variants that only rewrite characters the token may not contain (`-`, `_`) equal the good token when it has
+  // none (a few percent of random tokens): those are not hostile inputs.
+  return inputs.filter((input) => input !== good);
 }
 
 describe('malformed and hostile tokens', () => {
