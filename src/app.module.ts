@@ -1,7 +1,7 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { JweHttpModule } from './auth/jwe/jwe-http.module.js';
-import { BrokerModule } from './auth/oauth/broker/broker.module.js';
+import { BrokerModule, loadBrokerRoutes } from './auth/oauth/broker/broker.module.js';
 import { OAuthResourceServerModule } from './auth/oauth/resource-server/oauth-resource-server.module.js';
 import { type GatewayAppHooks, OUTBOUND_FETCH_HOOKS } from './auth/oauth/outbound-fetch-hooks.js';
 import { ClickHouseModule } from './clickhouse/clickhouse.module.js';
@@ -36,7 +36,9 @@ class GatewayHooksModule {
 
 @Module({})
 export class AppModule {
-  static forRoot(boot: BootConfig, logger: Logger, hooks: GatewayAppHooks = {}): DynamicModule {
+  /** Async only to load optional parts (the OAuth broker) on demand; Nest accepts a promised root module. */
+  static async forRoot(boot: BootConfig, logger: Logger, hooks: GatewayAppHooks = {}): Promise<DynamicModule> {
+    const brokerRoutes = await loadBrokerRoutes(boot);
     return {
       module: AppModule,
       imports: [
@@ -57,7 +59,7 @@ export class AppModule {
         OAuthResourceServerModule,
         RateLimitModule,
         // Before McpModule and OpenApiModule: the broker's literal routes must be matched ahead of the MCP catch-all.
-        BrokerModule.forRoot(boot),
+        BrokerModule.forRoot(boot, brokerRoutes),
         // Before McpModule: its routes must be matched ahead of the MCP catch-all.
         OpenApiModule.forRoot(boot),
         McpModule,

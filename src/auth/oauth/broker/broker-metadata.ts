@@ -2,19 +2,10 @@ import type { OAuthConfig } from '../../../config/config.types.js';
 import { CLIENT_ASSERTION_ALGORITHMS } from '../client-assertion/client-assertion.js';
 import { oidcScopesForAdvertisement } from '../resource-server/protected-resource.js';
 import { joinUrlPath, normalizeUrl } from '../resource-server/public-urls.js';
-import { brokerPaths } from './broker.service.js';
+import { AS_METADATA_PATHS, REGISTER_PATH, brokerPaths } from './broker-paths.js';
 
 /** The six paths Go serves the AS metadata / OIDC configuration on (broker only). */
-export const AS_METADATA_PATHS = [
-  '/.well-known/oauth-authorization-server',
-  '/.well-known/oauth-authorization-server/oauth',
-  '/oauth/.well-known/oauth-authorization-server',
-  '/.well-known/openid-configuration',
-  '/.well-known/openid-configuration/oauth',
-  '/oauth/.well-known/openid-configuration',
-] as const;
-
-export const REGISTER_PATH = '/oauth/register';
+export { AS_METADATA_PATHS, REGISTER_PATH };
 
 /** Go's exact tombstone body (§2.5). */
 export const REGISTRATION_GONE = {

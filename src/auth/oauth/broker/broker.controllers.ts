@@ -69,15 +69,3 @@ export function createBrokerEndpointsController(paths: { authorize: string[]; ca
   }
   return BrokerEndpointsController;
 }
-
-/**
- * With OAuth or the broker off (restart-only), the broker's default paths answer Go's plain `404 page not found`
- * instead of falling through to the MCP catch-all.
- */
-@Controller()
-export class BrokerOffController {
-  @All([...AS_METADATA_PATHS, REGISTER_PATH, '/oauth/authorize', '/oauth/callback', '/oauth/token', CONSENT_PATH])
-  notFound(@Res() res: Response): void {
-    sendNotFound(res);
-  }
-}

@@ -1,17 +1,9 @@
-import { type DynamicModule, Global, Module } from '@nestjs/common';
-import { ConfigStore } from '../../../config/config.store.js';
+import { type DynamicModule, Global, Module, type Provider } from '@nestjs/common';
 import type { BootConfig } from '../../../config/config.store.js';
-import { createCimdFetcher, CimdResolver } from '../cimd/cimd-resolver.js';
-import { ClientAssertionVerifier } from '../client-assertion/client-assertion.js';
-import { JwksCache, createJwksFetcher } from '../client-assertion/jwks-cache.js';
 import { BrokerAccessTokens } from '../oauth-bearer.js';
-import { OUTBOUND_FETCH_HOOKS, type OutboundFetchHooks } from '../outbound-fetch-hooks.js';
 import { BoundAccessTokens } from './bound-tokens.js';
-import { BrokerMetrics } from './broker-metrics.js';
-import { BrokerThrottlerGuard } from './broker-throttler.guard.js';
-import { BrokerMetadataController, BrokerOffController, createBrokerEndpointsController } from './broker.controllers.js';
-import { BrokerService, DEFAULT_AUTHORIZATION_PATH, DEFAULT_CALLBACK_PATH, DEFAULT_TOKEN_PATH, brokerPaths } from './broker.service.js';
-import { UpstreamIdp } from './upstream-idp.js';
+import { BrokerOffController } from './broker-off.controller.js';
+import type { BrokerRoutes } from './broker-routes.js';
 
 /**
  * The OAuth broker (issue 17 part B): AS metadata, CIMD clients, /authorize (+ consent), /callback, /token, and
@@ -22,45 +14,25 @@ import { UpstreamIdp } from './upstream-idp.js';
 @Global()
 @Module({})
 export class BrokerModule {
-  static forRoot(boot: BootConfig): DynamicModule {
+  /**
+   * `routes` is the broker itself (`loadBrokerRoutes`), passed in when the broker is on at boot: loaded by the
+   * caller with a dynamic import, so a gateway without the broker never loads its services (upstream client,
+   * CIMD, consent, DTOs). Off: the 404 controller and the bound-token verifier only.
+   */
+  static forRoot(boot: BootConfig, routes?: BrokerRoutes): DynamicModule {
     const oauth = boot.loaded.config.server.oauth;
-    const tokens = { provide: BrokerAccessTokens, useClass: BoundAccessTokens };
-    if (!oauth.enabled || !oauth.broker) {
+    const tokens: Provider = { provide: BrokerAccessTokens, useClass: BoundAccessTokens };
+    if (!oauth.enabled || !oauth.broker || !routes) {
       return { module: BrokerModule, controllers: [BrokerOffController], providers: [tokens], exports: [BrokerAccessTokens] };
     }
-    const configured = brokerPaths(oauth);
-    const both = (path: string, fallback: string) => [...new Set([path, fallback])];
-    const endpoints = createBrokerEndpointsController({
-      authorize: both(configured.authorize, DEFAULT_AUTHORIZATION_PATH),
-      callback: both(configured.callback, DEFAULT_CALLBACK_PATH),
-      token: both(configured.token, DEFAULT_TOKEN_PATH),
-    });
-    return {
-      module: BrokerModule,
-      controllers: [BrokerMetadataController, endpoints],
-      providers: [
-        tokens,
-        BrokerMetrics,
-        BrokerService,
-        {
-          // The SSRF-safe fetchers take the test hooks (a stub resolver, loopback TLS); `{}` in production.
-          provide: CimdResolver,
-          inject: [OUTBOUND_FETCH_HOOKS],
-          useFactory: (hooks: OutboundFetchHooks) => new CimdResolver({ fetcher: createCimdFetcher(hooks) }),
-        },
-        {
-          provide: ClientAssertionVerifier,
-          inject: [OUTBOUND_FETCH_HOOKS],
-          useFactory: (hooks: OutboundFetchHooks) => new ClientAssertionVerifier({ jwks: new JwksCache({ fetcher: createJwksFetcher(hooks) }) }),
-        },
-        {
-          provide: UpstreamIdp,
-          inject: [ConfigStore],
-          useFactory: (config: ConfigStore) => new UpstreamIdp(() => config.current.server.oauth),
-        },
-        BrokerThrottlerGuard,
-      ],
-      exports: [BrokerAccessTokens],
-    };
+    return { module: BrokerModule, controllers: routes.controllers, providers: [tokens, ...routes.providers], exports: [BrokerAccessTokens] };
   }
+}
+
+/** The broker's routes and services for this boot, or undefined when the broker is off (nothing is loaded then). */
+export async function loadBrokerRoutes(boot: BootConfig): Promise<BrokerRoutes | undefined> {
+  const oauth = boot.loaded.config.server.oauth;
+  if (!oauth.enabled || !oauth.broker) return undefined;
+  const { brokerRoutes } = await import('./broker-routes.js');
+  return brokerRoutes(oauth);
 }

@@ -32,17 +32,15 @@ import {
   sendRedirect,
 } from './broker-http.js';
 import { BrokerMetrics, type BrokerEndpoint } from './broker-metrics.js';
-import {
-  AUTHORIZE_FIELDS,
-  AuthorizeQuery,
-  CALLBACK_FIELDS,
-  CONSENT_FIELDS,
-  CallbackQuery,
-  ConsentForm,
-  TOKEN_FIELDS,
-  TokenForm,
-  validateParams,
-} from './broker.dto.js';
+import { AUTHORIZE_FIELDS, CALLBACK_FIELDS, CONSENT_FIELDS, TOKEN_FIELDS } from './broker-fields.js';
+import type { TokenForm } from './broker.dto.js';
+
+/**
+ * The DTOs (class-validator) load on the broker's first request, not at boot: class-validator costs several MB of
+ * resident memory that a gateway should not pay before anyone uses the broker.
+ */
+let dtoModule: Promise<typeof import('./broker.dto.js')> | undefined;
+const brokerDtos = (): Promise<typeof import('./broker.dto.js')> => (dtoModule ??= import('./broker.dto.js'));
 import {
   consentPageHeaders,
   CONSENT_PATH,
@@ -70,10 +68,10 @@ import {
   upstreamAuthorizeUrl,
   type UpstreamTokens,
 } from './upstream-rules.js';
+import { brokerPaths, DEFAULT_AUTHORIZATION_PATH, DEFAULT_CALLBACK_PATH, DEFAULT_TOKEN_PATH } from './broker-paths.js';
 
-export const DEFAULT_AUTHORIZATION_PATH = '/oauth/authorize';
-export const DEFAULT_CALLBACK_PATH = '/oauth/callback';
-export const DEFAULT_TOKEN_PATH = '/oauth/token';
+export { brokerPaths, DEFAULT_AUTHORIZATION_PATH, DEFAULT_CALLBACK_PATH, DEFAULT_TOKEN_PATH };
+
 /** `/oauth/token` bodies are a handful of form fields; a wrapped refresh token is the largest. */
 export const TOKEN_MAX_BODY_BYTES = 64 * 1024;
 const CONSENT_MAX_BODY_BYTES = 64 * 1024;
@@ -81,13 +79,6 @@ const CONSENT_MAX_BODY_BYTES = 64 * 1024;
 const NEAR_EXPIRY_SECONDS = 3300;
 const FORM_CONTENT_TYPE = /^application\/x-www-form-urlencoded\s*(;|$)/i;
 
-export function brokerPaths(oauth: Pick<OAuthConfig, 'authorization_path' | 'callback_path' | 'token_path'>) {
-  return {
-    authorize: normalizedPath(oauth.authorization_path, DEFAULT_AUTHORIZATION_PATH),
-    callback: normalizedPath(oauth.callback_path, DEFAULT_CALLBACK_PATH),
-    token: normalizedPath(oauth.token_path, DEFAULT_TOKEN_PATH),
-  };
-}
 
 /** The URLs one request sees (all derived per request; `public_*_url` pin them). */
 interface RequestUrls {
@@ -152,6 +143,7 @@ export class BrokerService {
 
   async authorize(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method !== 'GET') return this.fail(res, 'authorize', 405, 'invalid_request', 'method not allowed');
+    const { validateParams, AuthorizeQuery } = await brokerDtos();
     const parsed = await validateParams(AuthorizeQuery, firstValues(queryOf(req), AUTHORIZE_FIELDS));
     if (!parsed.ok) return this.fail(res, 'authorize', 400, 'invalid_request', parsed.message);
     const query = parsed.value;
@@ -267,6 +259,7 @@ export class BrokerService {
     }
     const form = await this.readForm(req, CONSENT_MAX_BODY_BYTES);
     if (!form) return page(400, 'invalid_request', 'Bad request', 'The consent form could not be read; start the sign-in again from your application.');
+    const { validateParams, ConsentForm } = await brokerDtos();
     const parsed = await validateParams(ConsentForm, firstValues(form, CONSENT_FIELDS));
     if (!parsed.ok || !parsed.value.request || !parsed.value.decision) {
       return page(400, 'invalid_request', 'Bad request', 'The consent form is incomplete; start the sign-in again from your application.');
@@ -300,6 +293,7 @@ export class BrokerService {
   // ---------------------------------------------------------------- /oauth/callback
 
   async callback(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const { validateParams, CallbackQuery } = await brokerDtos();
     const parsed = await validateParams(CallbackQuery, firstValues(queryOf(req), CALLBACK_FIELDS));
     if (!parsed.ok) return this.fail(res, 'callback', 400, 'invalid_request', parsed.message);
     const { state = '', code = '', error = '' } = parsed.value;
@@ -352,6 +346,7 @@ export class BrokerService {
     if (!body) return this.fail(res, 'token', 400, 'invalid_request', 'invalid token request');
     // Go's ParseForm: body values first, then the query's; Get takes the first.
     for (const [name, value] of queryOf(req)) body.append(name, value);
+    const { validateParams, TokenForm } = await brokerDtos();
     const parsed = await validateParams(TokenForm, firstValues(body, TOKEN_FIELDS));
     if (!parsed.ok) return this.fail(res, 'token', 400, 'invalid_request', `invalid token request: ${parsed.message}`);
     const form = parsed.value;

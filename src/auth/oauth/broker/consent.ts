@@ -13,7 +13,7 @@ import { GATEWAY_LABELS, claimString, openGatewayArtifact, sealGatewayArtifact }
  * - an approval is remembered in an encrypted cookie (per client, `consent_ttl_seconds`, 0 = never).
  */
 
-export const CONSENT_PATH = '/oauth/consent';
+export { CONSENT_PATH } from './broker-paths.js';
 export const CONSENT_REQUEST_TTL_SECONDS = 600;
 /** At most this many remembered clients per browser (the oldest are dropped). */
 const MAX_REMEMBERED_CLIENTS = 20;
