@@ -76,7 +76,6 @@ const mc = (key: string, kind: FieldKind, def: unknown, doc: string, extra: Part
   flag: `multicluster-${key.replace(/_/g, '-')}`,
   env: `MCP_MULTICLUSTER_${key.toUpperCase()}`,
   restartOnly: true,
-  reserved: true,
   ...extra,
 });
 
@@ -430,7 +429,7 @@ export const CONFIG_FIELDS: readonly FieldSpec[] = [
   },
 
   // ---- multicluster.* (top level, as in altinity-mcp) ----
-  mc('enabled', 'bool', false, 'Route `/mcp/{cluster}` to per-cluster hosts (not available yet: enabling it stops the boot).'),
+  mc('enabled', 'bool', false, 'Route `/mcp/{cluster}` to per-cluster hosts (`{cluster}` in `clickhouse.host`); needs OAuth and the http transport.'),
   mc('cluster_allowlist', 'list', [], 'Cluster names accepted in `/mcp/{cluster}` (empty: any valid name).'),
   mc('catalog_cache_max', 'int', 10000, 'Entries in the per-token catalog cache.', { min: 100 }),
   mc('catalog_ttl_fallback', 'duration', 15 * 60_000, 'Catalog entry lifetime (1m to 24h).', {
@@ -441,6 +440,13 @@ export const CONFIG_FIELDS: readonly FieldSpec[] = [
     min: 10_000,
     max: 300_000,
   }),
+  // Ours: safe defaults with altinity-mcp's behaviour one setting away.
+  mc('discovery_wait', 'duration', 1_000, 'How long a request waits for one of the 16 discovery slots before it gets the static tools only (0 to 30s; altinity-mcp waits as long as the request lives).', {
+    min: 0,
+    max: 30_000,
+    keepZero: true,
+  }),
+  mc('reveal_unknown_clusters', 'bool', false, 'Answer `404` before authentication for a cluster name that is not allowlisted (altinity-mcp\'s behaviour; lets anyone probe which clusters exist). Default: the same `401` challenge as an unauthenticated request.'),
 
   { path: 'reload_time', kind: 'int', default: 0, doc: 'Accepted and ignored (as in altinity-mcp); use `--config-reload-time`.' },
 ];

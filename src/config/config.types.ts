@@ -183,6 +183,10 @@ export interface MulticlusterConfig {
   catalog_ttl_fallback: number;
   /** Milliseconds. */
   catalog_negative_ttl: number;
+  /** Ours, milliseconds: bounded wait for a discovery slot (altinity-mcp: unbounded). */
+  discovery_wait: number;
+  /** Ours: altinity-mcp's 404-before-auth for non-allowlisted clusters. */
+  reveal_unknown_clusters: boolean;
 }
 
 export interface GatewayConfig {
