@@ -429,17 +429,12 @@ export const CONFIG_FIELDS: readonly FieldSpec[] = [
   },
 
   // ---- multicluster.* (top level, as in altinity-mcp) ----
-  mc('enabled', 'bool', false, 'Route `/mcp/{cluster}` to per-cluster hosts (`{cluster}` in `clickhouse.host`); needs OAuth and the http transport.'),
+  mc('enabled', 'bool', false, 'Serve `/mcp/{cluster}`, each cluster on its own host (`{cluster}` in `clickhouse.host`); needs OAuth and the http transport, rules out JWE and OpenAPI.'),
   mc('cluster_allowlist', 'list', [], 'Cluster names accepted in `/mcp/{cluster}` (empty: any valid name).'),
-  mc('catalog_cache_max', 'int', 10000, 'Entries in the per-token catalog cache.', { min: 100 }),
-  mc('catalog_ttl_fallback', 'duration', 15 * 60_000, 'Catalog entry lifetime (1m to 24h).', {
-    min: 60_000,
-    max: 24 * 3_600_000,
-  }),
-  mc('catalog_negative_ttl', 'duration', 60_000, 'Lifetime of a failed discovery (10s to 5m).', {
-    min: 10_000,
-    max: 300_000,
-  }),
+  // The ranges of these three are checked by the validation with altinity-mcp's texts (auth spec §3.2).
+  mc('catalog_cache_max', 'int', 10000, 'Entries in the per-token catalog cache (at least 100).'),
+  mc('catalog_ttl_fallback', 'duration', 15 * 60_000, 'Catalog entry lifetime (1m to 24h).'),
+  mc('catalog_negative_ttl', 'duration', 60_000, 'Lifetime of a failed discovery (10s to 5m).'),
   // Ours: safe defaults with altinity-mcp's behaviour one setting away.
   mc('discovery_wait', 'duration', 1_000, 'How long a request waits for one of the 16 discovery slots before it gets the static tools only (0 to 30s; altinity-mcp waits as long as the request lives).', {
     min: 0,
