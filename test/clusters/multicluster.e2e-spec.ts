@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -143,7 +143,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([sidecars['2']?.close(), sidecars['3']?.close(), idp?.close()]);
-  for (const ch of Object.values(CLUSTERS)) clickhouseScript('stop', ch);
+  for (const ch of Object.values(CLUSTERS)) {
+    clickhouseScript('stop', ch);
+    rmSync(ch.dir, { recursive: true, force: true });
+  }
 });
 
 describe('multicluster: /mcp/{cluster} in front of two ClickHouse servers', () => {
