@@ -301,7 +301,7 @@ describe('multicluster with reveal_unknown_clusters: altinity-mcp\'s 404 before 
   beforeAll(async () => {
     gw = await startGateway(
       ['--clickhouse-host', '127.0.0.{cluster}', '--clickhouse-port', String(sidecarPort)],
-      multiclusterEnv({ MCP_MULTICLUSTER_CLUSTER_ALLOWLIST: '2,3', MCP_MULTICLUSTER_REVEAL_UNKNOWN_CLUSTERS: 'true' }),
+      multiclusterEnv({ MCP_MULTICLUSTER_CLUSTER_ALLOWLIST: '2,3', MCP_MULTICLUSTER_REVEAL_UNKNOWN_CLUSTERS: 'true', MCP_METRICS_ENABLED: 'false' }),
     );
   });
 
@@ -317,5 +317,11 @@ describe('multicluster with reveal_unknown_clusters: altinity-mcp\'s 404 before 
     expect((await mcpPost(gw.url, '/mcp/2')).status).toBe(401);
     expectGoNotFound(await raw(gw.url, '/.well-known/oauth-protected-resource/mcp/4', { method: 'GET' }));
     expect((await raw(gw.url, '/.well-known/oauth-protected-resource/mcp/3', { method: 'GET' })).status).toBe(200);
+  });
+
+  it('with metrics off, /metrics is Go\'s 404 (upstream §A.2)', async () => {
+    const metrics = await raw(gw.url, '/metrics', { method: 'GET' });
+    expectGoNotFound(metrics);
+    expect(metrics.body).not.toContain('altinity_mcp_');
   });
 });
