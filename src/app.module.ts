@@ -12,14 +12,15 @@ import { ShutdownModule } from './common/shutdown/shutdown.module.js';
 import { ConfigModule } from './config/config.module.js';
 import type { BootConfig } from './config/config.store.js';
 import { HealthModule } from './health/health.module.js';
-import { McpModule } from './mcp/mcp.module.js';
+import { ClustersModule } from './clusters/clusters.module.js';
+import { McpTransportModule } from './mcp/transports/mcp-transport.module.js';
 import { OpenApiModule } from './mcp/openapi/openapi.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { RateLimitModule } from './rate-limit/rate-limit.module.js';
 
 /**
  * The only place that wires capabilities together. Arrows point one way: config is a leaf, the ClickHouse
- * module knows no protocol, and only this module (through McpModule) exposes transports.
+ * module knows no protocol, and only this module (through McpTransportModule) exposes transports.
  */
 /** The programmatic hooks of `createGatewayApp` (empty in production), for the modules that honour them. */
 @Global()
@@ -54,6 +55,9 @@ export class AppModule {
         // Before RateLimitModule: its global guard must run first (per-token budgets); its literal route
         // (/jwe-token-generator) is registered ahead of the MCP catch-all.
         JweHttpModule,
+        // Multicluster (empty when off): before OAuthResourceServerModule, whose path-aware PRM route would
+        // otherwise take `/.well-known/oauth-protected-resource/mcp/{cluster}`, and before the MCP routes.
+        ClustersModule.forRoot(boot),
         // After JweHttpModule: in JWE + OAuth mode the JWE guard hands its finding to the OAuth guard. Before
         // RateLimitModule (budgets per verified identity) and McpModule (the PRM routes beat the catch-all).
         OAuthResourceServerModule,
@@ -62,7 +66,7 @@ export class AppModule {
         BrokerModule.forRoot(boot, brokerRoutes),
         // Before McpModule: its routes must be matched ahead of the MCP catch-all.
         OpenApiModule.forRoot(boot),
-        McpModule,
+        McpTransportModule.forRoot({ multicluster: boot.loaded.config.multicluster.enabled }),
       ],
     };
   }

@@ -1,4 +1,5 @@
 import type { Request } from 'express';
+import type { GatewayConfig } from '../config/config.types.js';
 
 /**
  * Who is calling, as far as the gateway could establish. Today every caller uses the static ClickHouse
@@ -45,6 +46,19 @@ export interface RequestConnectionContext {
   clickhouse: ConnectionOverrides;
   /** The `{cluster}` of `/mcp/{cluster}` in multicluster mode. */
   cluster?: string;
+  /**
+   * The configuration this request runs under when it is not simply the one in force: in multicluster mode, the
+   * configuration in force with `clickhouse` replaced by the cluster's own copy (built from the boot snapshot;
+   * deep-frozen). Everything that builds a ClickHouse connection or reads `clickhouse.*` for a request takes it
+   * from `configOfRequest`, never from the store directly: the store's `clickhouse.host` still holds the
+   * `{cluster}` template, which fails to resolve rather than reach another cluster.
+   */
+  config?: GatewayConfig;
+}
+
+/** The configuration a request runs under: its own (multicluster) or the one in force. */
+export function configOfRequest(connection: Pick<RequestConnectionContext, 'config'>, current: GatewayConfig): GatewayConfig {
+  return connection.config ?? current;
 }
 
 export const STATIC_IDENTITY: CallerIdentity = Object.freeze({ kind: 'static', cacheKey: 'static' });

@@ -40,6 +40,8 @@ export interface FieldSpec {
   keepZero?: boolean;
   /** Keys altinity-mcp defines that this gateway parses and validates but does not act on yet. */
   reserved?: boolean;
+  /** `min`/`max` are checked by `validateConfig` with altinity-mcp's own texts, not by the loader's generic one. */
+  rangeInValidation?: boolean;
 }
 
 const ch = (
@@ -431,14 +433,17 @@ export const CONFIG_FIELDS: readonly FieldSpec[] = [
   // ---- multicluster.* (top level, as in altinity-mcp) ----
   mc('enabled', 'bool', false, 'Route `/mcp/{cluster}` to per-cluster hosts (`{cluster}` in `clickhouse.host`); needs OAuth and the http transport.'),
   mc('cluster_allowlist', 'list', [], 'Cluster names accepted in `/mcp/{cluster}` (empty: any valid name).'),
-  mc('catalog_cache_max', 'int', 10000, 'Entries in the per-token catalog cache.', { min: 100 }),
+  // The ranges of these three are checked by the validation, with altinity-mcp's texts (auth spec §3.2).
+  mc('catalog_cache_max', 'int', 10000, 'Entries in the per-token catalog cache.', { min: 100, rangeInValidation: true }),
   mc('catalog_ttl_fallback', 'duration', 15 * 60_000, 'Catalog entry lifetime (1m to 24h).', {
     min: 60_000,
     max: 24 * 3_600_000,
+    rangeInValidation: true,
   }),
   mc('catalog_negative_ttl', 'duration', 60_000, 'Lifetime of a failed discovery (10s to 5m).', {
     min: 10_000,
     max: 300_000,
+    rangeInValidation: true,
   }),
   // Ours: safe defaults with altinity-mcp's behaviour one setting away.
   mc('discovery_wait', 'duration', 1_000, 'How long a request waits for one of the 16 discovery slots before it gets the static tools only (0 to 30s; altinity-mcp waits as long as the request lives).', {

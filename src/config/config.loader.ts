@@ -323,7 +323,7 @@ export function loadConfig(input: LoadInput): LoadedConfig {
         source = { kind: 'default' };
       } else {
         value = coerced.value;
-        const rangeIssue = checkRange(field, value);
+        const rangeIssue = field.rangeInValidation ? undefined : checkRange(field, value);
         if (rangeIssue) issues.push(badValue(field, rawValue, source, rangeIssue));
       }
     }

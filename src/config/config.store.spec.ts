@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseArgs } from './config.cli.js';
 import { loadConfig } from './config.loader.js';
-import { ConfigStore, type ReloadOutcome } from './config.store.js';
+import { ConfigStore, MULTICLUSTER_CLICKHOUSE_RELOAD_WARNING, MULTICLUSTER_RELOAD_WARNING, type ReloadOutcome } from './config.store.js';
 
 const BASE = `
 clickhouse:
@@ -56,13 +56,33 @@ describe('ConfigStore hot reload', () => {
     expect(applied.changedKeys).toEqual(['clickhouse.host']);
   });
 
-  it('warns for multicluster keys too, which are restart-only', () => {
+  it('warns for multicluster keys with altinity-mcp\'s exact text and keeps the whole block at its boot values', () => {
     const made = storeFor(BASE);
     store = made.store;
-    writeFileSync(made.file, `${BASE}multicluster:\n  catalog_cache_max: 500\n`);
+    writeFileSync(made.file, `${BASE}multicluster:\n  catalog_cache_max: 500\n  cluster_allowlist: [a, b]\n`);
     const outcome = store.reload() as Extract<ReloadOutcome, { status: 'applied' }>;
-    expect(outcome.warnings[0]).toMatch(/^config reload: multicluster\.catalog_cache_max changed from 10000 to 500, which needs a restart/);
-    expect(store.current.multicluster.catalog_cache_max).toBe(10000);
+    expect(outcome.warnings).toEqual([MULTICLUSTER_RELOAD_WARNING]);
+    expect(MULTICLUSTER_RELOAD_WARNING).toBe(
+      'config reload: multicluster.* fields changed — restart required for these to take effect; routing/cache remain on the previous configuration',
+    );
+    expect(store.current.multicluster).toEqual(store.boot.multicluster);
+    expect(store.current.multicluster.cluster_allowlist).toEqual([]);
+    expect(outcome.changedKeys).toEqual([]);
+  });
+
+  it('in multicluster mode, a clickhouse.* change says the clusters keep their boot connection', () => {
+    const mc = `${BASE.replace('host: ch-a', 'host: "ch-{cluster}"')}multicluster:\n  enabled: true\n  cluster_allowlist: [a]\n`;
+    const oauth = ['--transport', 'http'];
+    const env = { MCP_OAUTH_ENABLED: 'true', MCP_OAUTH_ISSUER: 'https://idp.example.com', MCP_OAUTH_AUDIENCE: 'https://mcp.example.com', MCP_OAUTH_PUBLIC_RESOURCE_URL: 'https://mcp.example.com' };
+    const dir = mkdtempSync(join(tmpdir(), 'cfg-store-'));
+    const file = join(dir, 'config.yaml');
+    writeFileSync(file, mc);
+    const input = { args: parseArgs(['--config', file, ...oauth]), env };
+    store = new ConfigStore({ input, loaded: loadConfig(input) });
+    writeFileSync(file, mc.replace('max_result_rows: 100', 'max_result_rows: 7'));
+    const outcome = store.reload() as Extract<ReloadOutcome, { status: 'applied' }>;
+    expect(outcome.warnings).toEqual([MULTICLUSTER_CLICKHOUSE_RELOAD_WARNING]);
+    expect(store.current.multicluster.enabled).toBe(true);
   });
 
   it('keeps the last good config when the file becomes invalid, and reports why', () => {

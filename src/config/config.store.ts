@@ -3,6 +3,7 @@ import { PUBLIC_RESOURCE_URL_UNSET_WARNING } from '../auth/oauth/oauth-config-ch
 import { CONFIG_FIELDS } from './config.fields.js';
 import { ConfigError, type LoadInput, type LoadedConfig, loadConfig } from './config.loader.js';
 import type { GatewayConfig, StartupOptions } from './config.types.js';
+import { MULTICLUSTER_NO_PLACEHOLDER_WARNING } from './config.validation.js';
 
 export const BOOT_CONFIG = Symbol('BOOT_CONFIG');
 
@@ -19,9 +20,18 @@ export type ReloadOutcome =
 
 type Listener = (outcome: ReloadOutcome) => void;
 
-const BOOT_ONLY_WARNINGS: ReadonlySet<string> = new Set([PUBLIC_RESOURCE_URL_UNSET_WARNING]);
+const BOOT_ONLY_WARNINGS: ReadonlySet<string> = new Set([PUBLIC_RESOURCE_URL_UNSET_WARNING, MULTICLUSTER_NO_PLACEHOLDER_WARNING]);
 
-const RESTART_ONLY = CONFIG_FIELDS.filter((f) => f.restartOnly).map((f) => f.path);
+/** `multicluster.*` is judged as one block (below); every other restart-only key on its own. */
+const RESTART_ONLY = CONFIG_FIELDS.filter((f) => f.restartOnly && !f.path.startsWith('multicluster.')).map((f) => f.path);
+
+/** altinity-mcp's reload warning for any change under `multicluster.*` (auth spec §3.5), exact text. */
+export const MULTICLUSTER_RELOAD_WARNING =
+  'config reload: multicluster.* fields changed — restart required for these to take effect; routing/cache remain on the previous configuration';
+
+/** Ours: in multicluster mode every cluster's connection is a copy of the boot `clickhouse.*` (auth spec §3.5). */
+export const MULTICLUSTER_CLICKHOUSE_RELOAD_WARNING =
+  'config reload: clickhouse.* changed — in multicluster mode every cluster keeps the boot clickhouse.* settings until a restart';
 
 function get(obj: unknown, path: string): unknown {
   return path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], obj);
@@ -112,6 +122,14 @@ export class ConfigStore implements OnApplicationShutdown {
         );
         set(next.config, path, structuredClone(bootValue));
       }
+    }
+    if (!same(next.config.multicluster, this.boot.multicluster)) {
+      // The router and the catalog cache were built at boot: the stored config keeps the running values too.
+      warnings.push(MULTICLUSTER_RELOAD_WARNING);
+      next.config.multicluster = structuredClone(this.boot.multicluster);
+    }
+    if (this.boot.multicluster.enabled && !same(next.config.clickhouse, this.active.clickhouse)) {
+      warnings.push(MULTICLUSTER_CLICKHOUSE_RELOAD_WARNING);
     }
     const changedKeys = CONFIG_FIELDS.map((f) => f.path).filter((p) => !same(get(this.active, p), get(next.config, p)));
     this.active = next.config;

@@ -1,12 +1,13 @@
 import { ALWAYS_BLOCKED_INPUT_SETTINGS, DEFAULT_PROTECTED_SETTINGS, isValidSettingPattern, protectedBy } from '../sql/protected-settings.js';
 import { isOutboundName } from '../sql/table-functions.js';
 import { checkOAuthConfig } from '../auth/oauth/oauth-config-checks.js';
+import { CLUSTER_PLACEHOLDER, isValidClusterName } from '../clusters/cluster-name.js';
 import type { GatewayConfig } from './config.types.js';
+import { formatDuration } from './duration.js';
 
 /** altinity-mcp's blocked `tool_input_settings` names; the rule itself lives in src/sql/protected-settings.ts. */
 export const BLOCKED_TOOL_INPUT_SETTINGS: ReadonlySet<string> = new Set(ALWAYS_BLOCKED_INPUT_SETTINGS);
 
-const CLUSTER_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const HOST_LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 const LOOPBACK_ADDRESSES = new Set(['127.0.0.1', '::1', 'localhost', '[::1]']);
 
@@ -158,19 +159,59 @@ export function validateConfig(cfg: GatewayConfig, issues: string[], warnings: s
     issues.push('server.oauth.enabled: OAuth bearers travel in the HTTP Authorization header; the stdio transport cannot carry them (use transport http or sse)');
   }
 
+  validateMulticluster(cfg, issues, warnings);
+}
+
+/** altinity-mcp's warning for a host without `{cluster}` (exact text; logged at boot). */
+export const MULTICLUSTER_NO_PLACEHOLDER_WARNING =
+  'multicluster: clickhouse.host does not contain the {cluster} placeholder — all clusters will route to the same host. Almost certainly a misconfiguration; set host to e.g. chi-{cluster}-{cluster}-0-0.demo';
+
+/**
+ * `validateMulticlusterRuntimeConfig` (auth spec §3.2): altinity-mcp's texts in its order, each under the key an
+ * operator edits; plus the start-time transport rule. Go stops at the first; we list every broken rule. The
+ * OAuth rules run before (above). Deliberately stricter than Go: the cache sizes and the allowlist are checked
+ * even while multicluster is off, so a typo is found before the day it is switched on.
+ */
+function validateMulticluster(cfg: GatewayConfig, issues: string[], warnings: string[]): void {
   const mc = cfg.multicluster;
+  const srv = cfg.server;
+  if (mc.enabled) {
+    if (srv.jwe.enabled) {
+      issues.push(
+        'server.jwe.enabled: multicluster: JWE is incompatible with multicluster mode (JWE claims carry their own host — bypass cluster routing). Disable server.jwe.enabled or server.multicluster.enabled',
+      );
+    }
+    if (!srv.oauth.enabled) {
+      issues.push(
+        'server.oauth.enabled: multicluster: requires OAuth (server.oauth.enabled=true) — multicluster relies on per-bearer cache keying and per-cluster PRM advertisement',
+      );
+    }
+    if (srv.openapi.enabled) {
+      issues.push('server.openapi.enabled: multicluster: OpenAPI must be disabled in v1 (server.openapi.enabled=false) — per-cluster OpenAPI schema is deferred to v2');
+    }
+    if (srv.transport !== 'http') {
+      issues.push(
+        `server.transport: multicluster mode requires transport: http (got ${JSON.stringify(srv.transport)}) — stdio/sse cannot carry per-cluster routing`,
+      );
+    }
+    if (!cfg.clickhouse.host.includes(CLUSTER_PLACEHOLDER)) warnings.push(MULTICLUSTER_NO_PLACEHOLDER_WARNING);
+  }
   if (mc.catalog_cache_max < 100) {
     issues.push(
       `multicluster.catalog_cache_max: multicluster: catalog_cache_max=${mc.catalog_cache_max} is too small (min 100) — the cache would thrash under any meaningful number of concurrent users`,
     );
   }
-  for (const entry of mc.cluster_allowlist) {
-    if (!CLUSTER_NAME.test(entry)) {
-      issues.push(`multicluster.cluster_allowlist: multicluster: cluster_allowlist entry "${entry}" is not a valid RFC 1123 DNS label`);
-    }
+  if (mc.catalog_ttl_fallback < 60_000 || mc.catalog_ttl_fallback > 24 * 3_600_000) {
+    issues.push(`multicluster.catalog_ttl_fallback: multicluster: catalog_ttl_fallback=${formatDuration(mc.catalog_ttl_fallback)} must be between 1m and 24h`);
   }
-  if (mc.enabled) {
-    issues.push('multicluster.enabled: multicluster routing is not available in this version of the gateway yet; disable it');
+  if (mc.catalog_negative_ttl < 10_000 || mc.catalog_negative_ttl > 300_000) {
+    issues.push(`multicluster.catalog_negative_ttl: multicluster: catalog_negative_ttl=${formatDuration(mc.catalog_negative_ttl)} must be between 10s and 5m`);
+  }
+  for (const entry of mc.cluster_allowlist) {
+    const name = entry.trim();
+    if (name !== '' && !isValidClusterName(name)) {
+      issues.push(`multicluster.cluster_allowlist: multicluster: cluster_allowlist entry ${JSON.stringify(name)} is not a valid RFC 1123 DNS label`);
+    }
   }
 }
 

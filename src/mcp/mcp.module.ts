@@ -6,16 +6,13 @@ import { McpResourcesService } from './resources/mcp-resources.service.js';
 import { DynamicToolCatalog } from './tools/dynamic-tool-catalog.js';
 import { McpToolsService } from './tools/mcp-tools.service.js';
 import { SchemaTools } from './tools/schema-tools.js';
-import { McpHttpController } from './transports/mcp-http.controller.js';
 
 /**
- * The MCP surface: the per-caller server factory with its tools, resources and prompts, and the HTTP/SSE
- * routes. Imported last by AppModule, because with `transport: http` its catch-all route serves every path
- * that no other controller claims (as altinity-mcp does).
+ * The MCP surface: the per-caller server factory with its tools, resources and prompts. Its HTTP/SSE routes live
+ * in McpTransportModule (imported last by AppModule), which picks them for the boot configuration.
  */
 @Module({
   imports: [ClickHouseModule],
-  controllers: [McpHttpController],
   providers: [McpServerFactory, McpToolsService, DynamicToolCatalog, SchemaTools, McpResourcesService, McpPromptsService],
   exports: [McpServerFactory, DynamicToolCatalog, SchemaTools],
 })

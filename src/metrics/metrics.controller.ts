@@ -1,4 +1,5 @@
 import { Controller, Get, NotFoundException, Res } from '@nestjs/common';
+import { writeGoNotFound } from '../clusters/cluster-resolution.js';
 import type { Response } from 'express';
 import { ConfigStore } from '../config/config.store.js';
 import { MetricsService } from './metrics.service.js';
@@ -17,7 +18,11 @@ export class MetricsController {
   @Get('metrics')
   async scrape(@Res() res: Response): Promise<void> {
     const { enabled, port } = this.config.boot.server.metrics;
-    if (!enabled || port !== 0) throw new NotFoundException();
+    if (!enabled || port !== 0) {
+      // Multicluster has no catch-all: altinity-mcp's mux answers its plain 404 (upstream §A.2).
+      if (this.config.boot.multicluster.enabled) return writeGoNotFound(res);
+      throw new NotFoundException();
+    }
     const { contentType, body } = await this.metrics.render();
     res.status(200).setHeader('Content-Type', contentType);
     res.end(body);

@@ -25,19 +25,15 @@ const EXAMPLES = readdirSync(EXAMPLES_DIR)
 const example = (name: string) => join(EXAMPLES_DIR, name);
 
 const notYet = (line: string) => `configuration error:\n  - ${line}\n`;
-const MULTICLUSTER_NOT_YET = notYet('multicluster.enabled: multicluster routing is not available in this version of the gateway yet; disable it');
 
-/**
- * What check-config says about each example's rendered config (with the pod's env). Multicluster is refused
- * until that feature lands; then its row flips to `valid`.
- */
+/** What check-config says about each example's rendered config (with the pod's env). */
 const EXPECTED_CHECK: Record<string, { valid: true; warnings?: string[] } | { refused: string } | { noConfigSecret: true }> = {
   'altinity-defaults-health-probe.yaml': { valid: true, warnings: ['warning: unknown config key "server.jwe.token_param" is ignored'] },
   'default.yaml': { valid: true },
   'existing-secret.yaml': { noConfigSecret: true },
   'jwe.yaml': { valid: true },
   'metrics-servicemonitor.yaml': { valid: true },
-  'multicluster.yaml': { refused: MULTICLUSTER_NOT_YET },
+  'multicluster.yaml': { valid: true },
   'oauth-broker.yaml': { valid: true },
   'oauth-resource-server.yaml': { valid: true },
   'read-only-analyst.yaml': { valid: true },

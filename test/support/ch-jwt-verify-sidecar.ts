@@ -34,6 +34,10 @@ export interface SidecarOptions {
   users: Record<string, { user: string; password: string }>;
   /** Opaque tokens the sidecar knows (a stand-in for introspection): token → claim value. */
   opaqueTokens?: Record<string, string>;
+  /** The ClickHouse it forwards to (default: the shared test server). */
+  target?: { host: string; port: number };
+  /** Where it listens (default: 127.0.0.1 on a free port); e.g. 127.0.0.2 for a second "cluster". */
+  listen?: { host: string; port?: number };
 }
 
 function refuse(res: ServerResponse, status: number, text: string): void {
@@ -45,6 +49,7 @@ function refuse(res: ServerResponse, status: number, text: string): void {
 export async function startJwtVerifySidecar(options: SidecarOptions): Promise<JwtVerifySidecar> {
   const seen: SidecarRequest[] = [];
   const state = { mode: options.mode ?? 'basic' };
+  const upstreamServer = options.target ?? { host: CH_TEST_HOST, port: CH_TEST_PORT };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://sidecar');
@@ -86,7 +91,7 @@ export async function startJwtVerifySidecar(options: SidecarOptions): Promise<Jw
     delete headers.authorization;
     delete headers.host;
     const upstream = httpRequest(
-      { host: CH_TEST_HOST, port: CH_TEST_PORT, method: req.method, path: `${url.pathname}${url.search}`, headers },
+      { host: upstreamServer.host, port: upstreamServer.port, method: req.method, path: `${url.pathname}${url.search}`, headers },
       (up) => {
         res.writeHead(up.statusCode ?? 502, up.headers);
         up.pipe(res);
@@ -97,7 +102,10 @@ export async function startJwtVerifySidecar(options: SidecarOptions): Promise<Jw
   }
 
   const server: Server = createServer((req, res) => void handle(req, res));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.listen?.port ?? 0, options.listen?.host ?? '127.0.0.1', resolve);
+  });
   return {
     port: (server.address() as AddressInfo).port,
     get mode() {

@@ -61,7 +61,9 @@ export class McpResourcesService {
   }
 
   private connection(ctx: McpCallContext) {
-    return this.clickhouse.connectionFromConfig(this.config.get('clickhouse', { infer: true }), ctx.connection.clickhouse);
+    // A multicluster request carries its cluster's ClickHouse config (the store's host is the `{cluster}` template).
+    const clickhouse = ctx.connection.config?.clickhouse ?? this.config.get('clickhouse', { infer: true });
+    return this.clickhouse.connectionFromConfig(clickhouse, ctx.connection.clickhouse);
   }
 
   private async readSchema(ctx: McpCallContext): Promise<ReadResourceResult> {

@@ -5,6 +5,7 @@ import { ClickHouseQueryError } from '../../clickhouse/clickhouse-error.js';
 import { ClickHouseService } from '../../clickhouse/clickhouse.service.js';
 import type { ConnectionSpec, TabularResult } from '../../clickhouse/clickhouse.types.js';
 import { ROOT_LOGGER } from '../../common/logging/logging.module.js';
+import { configOfRequest } from '../../common/request-context.js';
 import { ConfigStore } from '../../config/config.store.js';
 import type { GatewayConfig } from '../../config/config.types.js';
 import { effectiveLimits } from '../../config/effective-limits.js';
@@ -65,7 +66,7 @@ export class McpToolsService {
   }
 
   async listTools(ctx: McpCallContext): Promise<Tool[]> {
-    const cfg = this.config.current;
+    const cfg = configOfRequest(ctx.connection, this.config.current);
     const set = this.toolSet(cfg);
     const tools: McpToolDefinition[] = [...set.staticDefinitions];
     if (cfg.server.schema_tools) tools.push(...this.schemaTools.definitions());
@@ -83,7 +84,7 @@ export class McpToolsService {
   /** Runs a tool; undefined when no tool of that name exists for this caller (a JSON-RPC error upstream). */
   async callTool(ctx: McpCallContext, name: string, args: unknown): Promise<CallToolResult | undefined> {
     const started = performance.now();
-    const cfg = this.config.current;
+    const cfg = configOfRequest(ctx.connection, this.config.current);
     const set = this.toolSet(cfg);
     let outcome: ToolCallOutcome = 'ok';
     let rows = 0;

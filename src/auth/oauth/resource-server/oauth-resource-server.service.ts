@@ -51,6 +51,10 @@ export interface OAuthResourceServerOptions {
 export const OAUTH_RESOURCE_SERVER_OPTIONS = Symbol('OAUTH_RESOURCE_SERVER_OPTIONS');
 
 const DEFAULT_PROBE_TIMEOUT_MS = 5_000;
+/** Identity resolvers (one per ClickHouse endpoint) kept at once. */
+const MAX_IDENTITY_RESOLVERS = 256;
+/** Endpoints whose identity is remembered per verified token. */
+const MAX_ENDPOINTS_PER_TOKEN = 16;
 
 export function requestView(req: IncomingMessage & { path?: string }): PublicRequestView {
   const host = req.headers.host;
@@ -89,7 +93,11 @@ export function tokenDigest(token: string): string {
 @Injectable()
 export class OAuthResourceServer {
   private verifierMemo: { key: string; source: OAuthConfig; verifier: BearerVerifier | Error } | undefined;
-  private identityMemo: { key: string; source: readonly [OAuthConfig, GatewayConfig['clickhouse']]; resolver: ClickHouseIdentityResolver } | undefined;
+  /**
+   * Identity resolvers by ClickHouse endpoint (`host:port`): one per cluster host in multicluster mode, so each
+   * host's Bearer/Basic method is probed and cached on its own.
+   */
+  private readonly identityMemos = new Map<string, { key: string; source: readonly [OAuthConfig, GatewayConfig['clickhouse']]; resolver: ClickHouseIdentityResolver }>();
   private readonly options: OAuthResourceServerOptions;
   /**
    * Bearers the issuer's keys already vouched for, keyed by a hash of the token: a client sends the same token on
@@ -103,7 +111,7 @@ export class OAuthResourceServer {
   private readonly callers = new WeakMap<AcceptedBearer, CallerIdentity>();
   private readonly sessions = new WeakMap<
     AcceptedBearer,
-    { resolver: ClickHouseIdentityResolver; identity: Extract<ClickHouseIdentity, { ok: true }>; reused: Extract<ClickHouseIdentity, { ok: true }> }
+    Map<string, { resolver: ClickHouseIdentityResolver; identity: Extract<ClickHouseIdentity, { ok: true }>; reused: Extract<ClickHouseIdentity, { ok: true }> }>
   >();
   private readonly now: () => number;
 
@@ -122,10 +130,13 @@ export class OAuthResourceServer {
     return this.config.current.server.oauth;
   }
 
-  /** The `resource_metadata=` URL of a challenge for this request. */
-  resourceMetadataUrl(req: IncomingMessage & { path?: string }): string {
+  /**
+   * The `resource_metadata=` URL of a challenge for this request; with a `cluster` (multicluster), that cluster's
+   * PRM on the serving host (auth spec §2.10 override, vector 26).
+   */
+  resourceMetadataUrl(req: IncomingMessage & { path?: string }, cluster?: string): string {
     const { server } = this.config.current;
-    return protectedResourceMetadataUrl(requestView(req), serverView(server), server.oauth);
+    return protectedResourceMetadataUrl(requestView(req), serverView(server), server.oauth, cluster);
   }
 
   /** Who vouches for the bearer (spec §2.1): the broker for its own bound tokens, else the issuer's JWKS. */
@@ -195,13 +206,20 @@ export class OAuthResourceServer {
     return caller;
   }
 
-  async identity(accepted: AcceptedBearer): Promise<ClickHouseIdentity> {
-    const clickhouse = this.config.current.clickhouse;
-    const resolver = this.resolver();
+  /**
+   * The ClickHouse identity of an accepted bearer on `clickhouse` — the configuration in force, or in multicluster
+   * mode the request's cluster copy: the probe dials that cluster's host, and the Bearer/Basic method is learnt
+   * and remembered per cluster host (auth spec §3.4).
+   */
+  async identity(accepted: AcceptedBearer, clickhouse: GatewayConfig['clickhouse'] = this.config.current.clickhouse): Promise<ClickHouseIdentity> {
+    const fixed = clickhouse !== this.config.current.clickhouse;
+    const resolver = this.resolver(clickhouse, fixed);
     const endpoint = { host: normalizeHost(clickhouse.host), port: clickhouse.port, protocol: clickhouse.protocol };
+    const endpointId = `${endpoint.host}:${endpoint.port}`;
     // The same verified token on the same endpoint, with the wire format still remembered, gets the same
     // (frozen) overrides object: the ClickHouse module then builds and hashes its connection once, not per request.
-    const memo = this.sessions.get(accepted);
+    let byEndpoint = this.sessions.get(accepted);
+    const memo = byEndpoint?.get(endpointId);
     if (memo && memo.resolver === resolver && resolver.knownMethod(endpoint) === memo.identity.method) return memo.reused;
     const identity = await resolver.resolve(
       { raw: accepted.clickhouseToken, ...(accepted.kind === 'opaque' ? {} : { claims: accepted.claims }) },
@@ -210,7 +228,13 @@ export class OAuthResourceServer {
     if (identity.ok) {
       if (identity.overrides.roles) Object.freeze(identity.overrides.roles);
       Object.freeze(identity.overrides);
-      this.sessions.set(accepted, { resolver, identity, reused: { ...identity, probed: false } });
+      if (!byEndpoint) {
+        byEndpoint = new Map();
+        this.sessions.set(accepted, byEndpoint);
+      }
+      // One token rarely uses more than a few clusters; an empty allowlist must not let one grow this without end.
+      if (byEndpoint.size >= MAX_ENDPOINTS_PER_TOKEN) byEndpoint.clear();
+      byEndpoint.set(endpointId, { resolver, identity, reused: { ...identity, probed: false } });
     }
     return identity;
   }
@@ -251,10 +275,15 @@ export class OAuthResourceServer {
     return verifier;
   }
 
-  private resolver(): ClickHouseIdentityResolver {
-    const { clickhouse, server } = this.config.current;
+  /**
+   * `fixed`: the config is a multicluster copy (boot snapshot) and the probe uses it as it is; otherwise the probe
+   * reads the configuration in force at probe time, as before.
+   */
+  private resolver(clickhouse: GatewayConfig['clickhouse'], fixed: boolean): ClickHouseIdentityResolver {
+    const { server } = this.config.current;
     const source = [server.oauth, clickhouse] as const;
-    const memo = this.identityMemo;
+    const endpointId = `${normalizeHost(clickhouse.host)}:${clickhouse.port}`;
+    const memo = this.identityMemos.get(endpointId);
     if (memo && memo.source[0] === source[0] && memo.source[1] === source[1]) return memo.resolver;
     const key = JSON.stringify([
       server.oauth.role_claim,
@@ -271,7 +300,7 @@ export class OAuthResourceServer {
     }
     const probe = clickHouseConnectionProbe(
       this.clickhouse,
-      () => this.config.current.clickhouse,
+      fixed ? () => clickhouse : () => this.config.current.clickhouse,
       this.options.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS,
     );
     const resolver = new ClickHouseIdentityResolver(
@@ -279,7 +308,9 @@ export class OAuthResourceServer {
       probe,
       new AuthMethodCache(this.options.methodCache),
     );
-    this.identityMemo = { key, source, resolver };
+    // Bounded like the router's own memo: a fresh resolver only costs one probe.
+    if (!memo && this.identityMemos.size >= MAX_IDENTITY_RESOLVERS) this.identityMemos.clear();
+    this.identityMemos.set(endpointId, { key, source, resolver });
     return resolver;
   }
 }

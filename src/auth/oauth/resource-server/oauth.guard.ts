@@ -5,6 +5,7 @@ import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { getRequestId, markSecretPath } from '../../../common/http/request-meta.js';
 import { setRequestContext } from '../../../common/request-context.js';
+import { clusterResolutionOf, writeGoNotFound } from '../../../clusters/cluster-resolution.js';
 import { ConfigStore } from '../../../config/config.store.js';
 import { MetricsService, type OAuthAuthOutcome } from '../../../metrics/metrics.service.js';
 import { AUTH_SURFACE, type AuthSurface, jweHandoffOf } from '../../auth-surface.js';
@@ -97,6 +98,7 @@ export class OAuthGuard implements CanActivate {
     }
 
     const verdict = await this.resourceServer.verify(token, req);
+    const cluster = clusterResolutionOf(req);
     if (!verdict.ok) {
       if (verdict.reason === 'misconfigured') {
         this.metrics.recordOAuthAuth('misconfigured');
@@ -106,7 +108,13 @@ export class OAuthGuard implements CanActivate {
       return this.refuse(res, surface, this.failure(req, verdict.reason));
     }
 
-    const identity = await this.resourceServer.identity(verdict);
+    if (cluster?.kind === 'unknown') {
+      // Multicluster, a valid name outside the allowlist: only a caller with a verified bearer learns that it
+      // does not exist (Go's plain 404); everyone else got the same challenge as for a real cluster.
+      writeGoNotFound(res);
+      throw new AnsweredByGuard(404);
+    }
+    const identity = await this.resourceServer.identity(verdict, cluster?.config.clickhouse);
     if (!identity.ok) return this.refuse(res, surface, this.identityFailure(req, identity));
 
     // From here on the request may carry a token in its path (JWE + OAuth): logs show the route template.
@@ -115,6 +123,7 @@ export class OAuthGuard implements CanActivate {
       requestId: getRequestId(req as IncomingMessage) ?? String(res.getHeader('x-request-id') ?? randomUUID()),
       identity: this.resourceServer.callerIdentity(token, verdict),
       clickhouse: identity.overrides,
+      ...(cluster?.kind === 'known' ? { cluster: cluster.cluster, config: cluster.config } : {}),
     });
     this.metrics.recordOAuthAuth('ok');
     return true;
@@ -123,7 +132,7 @@ export class OAuthGuard implements CanActivate {
   /** A refused bearer: 401 + challenge, 403 `insufficient_scope`, or 503 when the issuer's keys are out of reach. */
   private failure(req: Request, reason: BearerFailureReason | 'missing'): Answer {
     const oauth = this.resourceServer.oauth;
-    const response = authFailureResponse(reason, { resourceMetadataUrl: this.resourceServer.resourceMetadataUrl(req), oauth });
+    const response = authFailureResponse(reason, { resourceMetadataUrl: this.resourceMetadataUrl(req), oauth });
     const text =
       reason === 'missing'
         ? OPENAPI_MISSING_TOKEN
@@ -149,7 +158,7 @@ export class OAuthGuard implements CanActivate {
         const challenge = bearerChallenge({
           error: 'invalid_token',
           errorDescription: identity.error,
-          resourceMetadata: this.resourceServer.resourceMetadataUrl(req),
+          resourceMetadata: this.resourceMetadataUrl(req),
           scope: challengeScopeHint(this.resourceServer.oauth),
         });
         return { ...serverProblem(401, 'invalid_token', identity.error), headers: { 'WWW-Authenticate': challenge } };
@@ -159,6 +168,14 @@ export class OAuthGuard implements CanActivate {
       case 'misconfigured':
         return serverProblem(503, 'server_error', identity.error);
     }
+  }
+
+  /**
+   * The challenge's PRM URL: per cluster on `/mcp/{cluster}` — for an allowlisted name and, alike, for a valid
+   * one outside the allowlist, so the answer does not tell which clusters exist.
+   */
+  private resourceMetadataUrl(req: Request): string {
+    return this.resourceServer.resourceMetadataUrl(req, clusterResolutionOf(req)?.cluster);
   }
 
   private refuse(res: ServerResponse, surface: AuthSurface, answer: Answer): never {
