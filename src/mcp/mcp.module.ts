@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { CatalogModule } from '../catalog/catalog.module.js';
 import { ClickHouseModule } from '../clickhouse/clickhouse.module.js';
 import { McpServerFactory } from './mcp-server.factory.js';
 import { McpPromptsService } from './prompts/mcp-prompts.service.js';
@@ -14,7 +15,7 @@ import { McpHttpController } from './transports/mcp-http.controller.js';
  * that no other controller claims (as altinity-mcp does).
  */
 @Module({
-  imports: [ClickHouseModule],
+  imports: [ClickHouseModule, CatalogModule],
   controllers: [McpHttpController],
   providers: [McpServerFactory, McpToolsService, DynamicToolCatalog, SchemaTools, McpResourcesService, McpPromptsService],
   exports: [McpServerFactory, DynamicToolCatalog, SchemaTools],
