@@ -153,4 +153,12 @@ describe('DynamicToolCatalog through the catalog cache', () => {
     expect(connection.catalogLookup).toBeUndefined();
     expect(clickhouse.queryCompatible).toHaveBeenCalledTimes(1);
   });
+
+  it('a frozen request context does not fail the lookup (the record is skipped)', async () => {
+    const { config, catalog } = setup();
+    const connection: RequestConnectionContext = Object.freeze({ requestId: 'r', identity: STATIC_IDENTITY, clickhouse: {} });
+    const tools = await catalog.tools({ connection, signal: new AbortController().signal }, config.current, RULES, []);
+    expect(tools.map((t) => t.name)).toEqual(['sales_v_orders']);
+    expect(connection.catalogLookup).toBeUndefined();
+  });
 });

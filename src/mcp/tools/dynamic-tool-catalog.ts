@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { ClickHouseService } from '../../clickhouse/clickhouse.service.js';
 import type { ConnectionSpec } from '../../clickhouse/clickhouse.types.js';
 import { ROOT_LOGGER } from '../../common/logging/logging.module.js';
+import type { CatalogLookupRecord } from '../../common/request-context.js';
 import { CatalogService } from '../../catalog/catalog.service.js';
 import type { GatewayConfig } from '../../config/config.types.js';
 import type { McpCallContext } from '../mcp-server.factory.js';
@@ -82,7 +83,9 @@ export class DynamicToolCatalog {
       },
       ctx.signal,
     );
-    connection.catalogLookup = 'discoveryMs' in result ? { outcome: result.outcome, discoveryMs: result.discoveryMs } : { outcome: result.outcome };
+    // Reflect.set: a context someone froze cannot carry the record, and losing one metric beats failing the request.
+    const record: CatalogLookupRecord = 'discoveryMs' in result ? { outcome: result.outcome, discoveryMs: result.discoveryMs } : { outcome: result.outcome };
+    Reflect.set(connection, 'catalogLookup', record);
     if ('value' in result) return result.value;
 
     const err = errorText(result.error);
