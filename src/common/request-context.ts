@@ -12,6 +12,15 @@ export interface CallerIdentity {
   cacheKey: string;
   /** Human-readable subject for logs (a user name or token subject, never the credential). */
   subject?: string;
+  /**
+   * The per-credential catalog key (upstream D.2: `tok:` + hex SHA-256 of `<kind>\0<token>`) when it differs
+   * from `cacheKey` (OAuth); JWE's `cacheKey` already is that key.
+   */
+  catalogKey?: string;
+  /** Multicluster catalog key of an OAuth bearer (auth §4.1: `tok:` + hex SHA-256 of the bearer itself). */
+  bearerCatalogKey?: string;
+  /** Unix seconds after which the credential is no longer accepted (JWE or bearer `exp`); bounds cached catalogs. */
+  expiresAt?: number;
 }
 
 /** Per-request ClickHouse connection settings that override the configured ones (filled by auth guards). */
@@ -39,6 +48,16 @@ export interface ConnectionOverrides {
   limit?: number;
 }
 
+/** How one request's dynamic-tool catalog lookup ended (a closed set: it is a metric label). */
+export const CATALOG_LOOKUP_OUTCOMES = ['hit_ok', 'hit_denied', 'miss', 'saturated', 'auth_error', 'transient_error'] as const;
+export type CatalogLookupOutcome = (typeof CATALOG_LOOKUP_OUTCOMES)[number];
+
+export interface CatalogLookupRecord {
+  outcome: CatalogLookupOutcome;
+  /** Milliseconds from the cache miss to the discovery's end (set for `miss`, `auth_error`, `transient_error`). */
+  discoveryMs?: number;
+}
+
 /** Everything a request carries into the MCP server factory and the ClickHouse module. */
 export interface RequestConnectionContext {
   requestId: string;
@@ -54,6 +73,11 @@ export interface RequestConnectionContext {
    * `{cluster}` template, which fails to resolve rather than reach another cluster.
    */
   config?: GatewayConfig;
+  /**
+   * Written by DynamicToolCatalog at each lookup (the last one wins), read once by CatalogDiscoveryInterceptor
+   * after the handler for `mcp_catalog_discovery_*`. Absent when the request looked nothing up.
+   */
+  catalogLookup?: CatalogLookupRecord;
 }
 
 /** The configuration a request runs under: its own (multicluster) or the one in force. */

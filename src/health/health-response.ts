@@ -5,12 +5,16 @@ export function rfc3339Now(now: Date = new Date()): string {
   return now.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
+/** A `/health` body value: text, or a nested object of numbers (`catalog_cache`). */
+export type GoJsonValue = string | Readonly<Record<string, number>>;
+
 /**
- * Writes a JSON object the way altinity-mcp's handlers do: `Content-Type: application/json`, keys sorted
- * alphabetically (Go map encoding) and a trailing newline (`json.Encoder`).
+ * Writes a JSON object the way altinity-mcp's handlers do: `Content-Type: application/json`, top-level keys
+ * sorted alphabetically (Go map encoding) and a trailing newline (`json.Encoder`). A nested object keeps its
+ * field order (altinity-mcp's `catalog_cache` order, auth spec §4.4).
  */
-export function sendGoJson(res: ServerResponse, status: number, body: Record<string, string>): void {
-  const sorted: Record<string, string> = {};
+export function sendGoJson(res: ServerResponse, status: number, body: Record<string, GoJsonValue>): void {
+  const sorted: Record<string, GoJsonValue> = {};
   for (const key of Object.keys(body).sort()) sorted[key] = body[key]!;
   const text = `${JSON.stringify(sorted)}\n`;
   res.statusCode = status;

@@ -1,6 +1,7 @@
-import { All, Controller, Get, Req, Res, ServiceUnavailableException } from '@nestjs/common';
+import { All, Controller, Get, Optional, Req, Res, ServiceUnavailableException } from '@nestjs/common';
 import { type HealthCheckResult, HealthCheckService, type HealthIndicatorFunction } from '@nestjs/terminus';
 import type { Request, Response } from 'express';
+import { CatalogService } from '../catalog/catalog.service.js';
 import { ShutdownState } from '../common/shutdown/shutdown.state.js';
 import { ConfigService } from '@nestjs/config';
 import type { GatewayConfig } from '../config/config.types.js';
@@ -30,6 +31,7 @@ export class HealthController {
     private readonly config: ConfigService<GatewayConfig, true>,
     private readonly shutdown: ShutdownState,
     private readonly metrics: MetricsService,
+    @Optional() private readonly catalog?: CatalogService,
   ) {}
 
   @Get('livez')
@@ -46,7 +48,9 @@ export class HealthController {
   @Get('health')
   async healthCheck(@Req() req: Request, @Res() res: Response): Promise<void> {
     if (req.method !== 'GET') return sendEmpty405(res);
-    const base = { timestamp: rfc3339Now(), version: GATEWAY_VERSION };
+    // Multicluster mode only (auth spec §4.4): the catalog cache's counters, in every /health answer.
+    const catalogCache = this.catalog?.healthSnapshot();
+    const base = { timestamp: rfc3339Now(), version: GATEWAY_VERSION, ...(catalogCache ? { catalog_cache: { ...catalogCache } } : {}) };
     if (this.shutdown.shuttingDown) {
       // Not in altinity-mcp (it has no drain): the Helm chart's readiness probe is /health, so it must fail too.
       return sendGoJson(res, 503, { error: 'server shutting down', status: 'unhealthy', ...base });

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { CatalogModule } from '../catalog/catalog.module.js';
 import { ClickHouseModule } from '../clickhouse/clickhouse.module.js';
 import { McpServerFactory } from './mcp-server.factory.js';
 import { McpPromptsService } from './prompts/mcp-prompts.service.js';
@@ -12,7 +13,7 @@ import { SchemaTools } from './tools/schema-tools.js';
  * in McpTransportModule (imported last by AppModule), which picks them for the boot configuration.
  */
 @Module({
-  imports: [ClickHouseModule],
+  imports: [ClickHouseModule, CatalogModule],
   providers: [McpServerFactory, McpToolsService, DynamicToolCatalog, SchemaTools, McpResourcesService, McpPromptsService],
   exports: [McpServerFactory, DynamicToolCatalog, SchemaTools],
 })

@@ -146,3 +146,71 @@ export class AltinityMetrics {
     this.clickhouseUp.set(result === 'ok' ? 1 : result === 'error' ? 0 : Number.NaN);
   }
 }
+
+/** The `/health` `catalog_cache` numbers (auth spec §4.4) the catalog-cache families mirror. */
+export interface CatalogCacheCounters {
+  entries: number;
+  denied_entries: number;
+  max: number;
+  hits_ok: number;
+  hits_denied: number;
+  misses: number;
+  full_drops_ok: number;
+  full_drops_denied: number;
+  discovery_saturate: number;
+  discovery_auth_err: number;
+  discovery_transient_err: number;
+}
+
+/** Family suffix → the snapshot field it reads (upstream §A: 3 gauges, 8 counters, unlabeled). */
+const CATALOG_CACHE_GAUGES: ReadonlyArray<[string, keyof CatalogCacheCounters]> = [
+  ['entries', 'entries'],
+  ['denied_entries', 'denied_entries'],
+  ['max_entries', 'max'],
+];
+const CATALOG_CACHE_COUNTERS: ReadonlyArray<[string, keyof CatalogCacheCounters]> = [
+  ['hits_ok_total', 'hits_ok'],
+  ['hits_denied_total', 'hits_denied'],
+  ['misses_total', 'misses'],
+  ['full_drops_ok_total', 'full_drops_ok'],
+  ['full_drops_denied_total', 'full_drops_denied'],
+  ['discovery_saturated_total', 'discovery_saturate'],
+  ['discovery_auth_errors_total', 'discovery_auth_err'],
+  ['discovery_transient_errors_total', 'discovery_transient_err'],
+];
+
+/**
+ * altinity-mcp's catalog-cache collector (upstream §A, multicluster with metrics on): 11 unlabeled
+ * `altinity_mcp_catalog_cache_*` families with HELP `Catalog cache <suffix>.`, read from the cache's snapshot at
+ * each scrape, so they always equal `/health`'s `catalog_cache` object. A registration failure fails startup with
+ * upstream's `register catalog cache metrics: <err>`.
+ */
+export function registerCatalogCacheMetrics(registry: Registry, read: () => CatalogCacheCounters): void {
+  try {
+    const registers = [registry];
+    for (const [suffix, field] of CATALOG_CACHE_GAUGES) {
+      new Gauge({
+        name: `altinity_mcp_catalog_cache_${suffix}`,
+        help: `Catalog cache ${suffix}.`,
+        registers,
+        collect() {
+          this.set(read()[field]);
+        },
+      });
+    }
+    for (const [suffix, field] of CATALOG_CACHE_COUNTERS) {
+      new Counter({
+        name: `altinity_mcp_catalog_cache_${suffix}`,
+        help: `Catalog cache ${suffix}.`,
+        registers,
+        collect() {
+          // A counter mirrors a monotonic number kept by the cache: reset, then add the current total.
+          this.reset();
+          this.inc(read()[field]);
+        },
+      });
+    }
+  } catch (err) {
+    throw new Error(`register catalog cache metrics: ${(err as Error).message}`);
+  }
+}

@@ -1,11 +1,12 @@
 import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { type QueryEvent, QueryEvents } from '../common/events/query-events.js';
+import { CATALOG_LOOKUP_OUTCOMES, type CatalogLookupOutcome } from '../common/request-context.js';
 import type { CompletedRequest } from '../common/http/request-log.middleware.js';
 import { RequestObservers } from '../common/http/request-observers.js';
 import { ShutdownState } from '../common/shutdown/shutdown.state.js';
 import { ConfigStore } from '../config/config.store.js';
-import { AltinityMetrics, type HealthObservation } from './altinity-metrics.js';
+import { AltinityMetrics, type CatalogCacheCounters, type HealthObservation, registerCatalogCacheMetrics } from './altinity-metrics.js';
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 /** Tool names come from config and ClickHouse views; past this many distinct names new ones count as `other`. */
@@ -56,6 +57,9 @@ export const OAUTH_AUTH_OUTCOMES = [
 ] as const;
 export type OAuthAuthOutcome = (typeof OAUTH_AUTH_OUTCOMES)[number];
 const OAUTH_OUTCOMES: ReadonlySet<string> = new Set(OAUTH_AUTH_OUTCOMES);
+const CATALOG_OUTCOMES: ReadonlySet<string> = new Set(CATALOG_LOOKUP_OUTCOMES);
+/** Catalog discoveries are bounded by a 3 s timeout (plus the slot wait): finer buckets below that. */
+const DISCOVERY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30];
 
 /**
  * The gateway's Prometheus metrics, in a registry of its own (never prom-client's global one, so two apps in
@@ -154,6 +158,22 @@ export class MetricsService implements OnModuleInit, OnModuleDestroy {
     registers: [this.registry],
   });
 
+  private readonly catalogDiscoveries = new Counter({
+    name: 'mcp_catalog_discovery_total',
+    help: 'Dynamic-tool catalog lookups of MCP requests, by cluster (an allowlisted name, singlecluster, or other) and outcome (hit_ok, hit_denied, miss, saturated, auth_error, transient_error).',
+    labelNames: ['cluster', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly catalogDiscoveryDuration = new Histogram({
+    name: 'mcp_catalog_discovery_duration_seconds',
+    help: 'Time from a catalog cache miss to the end of its discovery (shared discoveries included), by cluster.',
+    labelNames: ['cluster'] as const,
+    buckets: DISCOVERY_BUCKETS,
+    registers: [this.registry],
+  });
+
+  private catalogCacheRegistered = false;
   private readonly knownTools = new Set<string>();
   private readonly unsubscribe: Array<() => void> = [];
 
@@ -258,6 +278,26 @@ export class MetricsService implements OnModuleInit, OnModuleDestroy {
   recordOAuthAuth(outcome: OAuthAuthOutcome): void {
     if (!this.enabled || !this.config.boot.server.oauth?.enabled) return;
     this.oauthAuth.inc({ outcome: OAUTH_OUTCOMES.has(outcome) ? outcome : 'malformed' });
+  }
+
+  /**
+   * One MCP request's catalog lookup (CatalogDiscoveryInterceptor). `cluster` must already be bounded (an
+   * allowlisted name, `singlecluster` or `other`); the duration is observed when a discovery ran for it.
+   */
+  recordCatalogDiscovery(cluster: string, outcome: CatalogLookupOutcome, discoveryMs?: number): void {
+    if (!this.enabled || !CATALOG_OUTCOMES.has(outcome)) return;
+    this.catalogDiscoveries.inc({ cluster, outcome });
+    if (discoveryMs !== undefined && Number.isFinite(discoveryMs)) this.catalogDiscoveryDuration.observe({ cluster }, Math.max(0, discoveryMs) / 1000);
+  }
+
+  /**
+   * altinity-mcp's 11 `altinity_mcp_catalog_cache_*` families, read from `snapshot` at each scrape. The catalog
+   * module calls it once, in multicluster mode only; a no-op with metrics off or when already registered.
+   */
+  registerCatalogCache(snapshot: () => CatalogCacheCounters): void {
+    if (!this.enabled || this.catalogCacheRegistered) return;
+    registerCatalogCacheMetrics(this.registry, snapshot);
+    this.catalogCacheRegistered = true;
   }
 
   private toolLabel(tool: string): string {

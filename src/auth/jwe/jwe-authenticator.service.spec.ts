@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,11 +66,13 @@ describe('JweAuthenticatorService', () => {
     const result = await auth.authenticate(token);
     expect(result).toEqual({
       ok: true,
-      identity: { kind: 'jwe', cacheKey: jweCacheKey(token), subject: 'token-user' },
+      identity: { kind: 'jwe', cacheKey: jweCacheKey(token), subject: 'token-user', expiresAt: FAR },
       connection: { selfContained: true, host: 'token-host', port: 8123, database: 'sales', username: 'token-user', password: 'token-pw', tls: false },
       expiresAt: FAR,
     });
     expect(jweCacheKey(token)).toMatch(/^tok:[0-9a-f]{64}$/);
+    // upstream D.2: the JWE catalog key is CacheKey("jwe\x00" + token).
+    expect(jweCacheKey(token)).toBe(`tok:${createHash('sha256').update(`jwe\u0000${token}`).digest('hex')}`);
     if (!result.ok) throw new Error('unreachable');
     const spec = connectionFromConfig(store.current.clickhouse, result.connection);
     expect(spec).toEqual({

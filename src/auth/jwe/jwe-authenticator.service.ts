@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
+import { credentialCatalogKey } from '../../catalog/catalog-key.js';
 import { ConfigStore } from '../../config/config.store.js';
 import type { ClickHouseConfig, JweConfig } from '../../config/config.types.js';
 import { connectionFromClaims } from './jwe-claims.js';
@@ -11,7 +12,7 @@ type Accepted = Extract<JweAuthResult, { ok: true }>;
 
 /** The per-identity cache key of a token (upstream §D.2): `tok:` + SHA-256 of `jwe\0` + token, hex. */
 export function jweCacheKey(token: string): string {
-  return `tok:${createHash('sha256').update('jwe\0').update(token).digest('hex')}`;
+  return credentialCatalogKey('jwe', token);
 }
 
 function deepFreeze<T>(value: T): T {
@@ -58,7 +59,8 @@ export class JweAuthenticatorService extends JweAuthenticator {
     if (!verdict.ok) return { ok: false, outcome: verdict.reason, message: verdict.message };
     const accepted: Accepted = deepFreeze({
       ok: true,
-      identity: { kind: 'jwe', cacheKey, subject: verdict.username },
+      // The token's `exp` bounds how long its dynamic-tool catalog is cached (upstream D.2).
+      identity: { kind: 'jwe', cacheKey, subject: verdict.username, ...(parsed.expiresAt !== undefined ? { expiresAt: parsed.expiresAt } : {}) },
       connection: verdict.connection,
       ...(parsed.expiresAt !== undefined ? { expiresAt: parsed.expiresAt } : {}),
     });

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { All, type BeforeApplicationShutdown, Controller, Inject, Req, Res } from '@nestjs/common';
+import { All, type BeforeApplicationShutdown, Controller, Inject, Req, Res, UseInterceptors } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { AuthenticatedSurface, mcpMountOf } from '../../auth/auth-surface.js';
+import { CatalogDiscoveryInterceptor } from '../../catalog/catalog-discovery.interceptor.js';
 import { clientAddress } from '../../common/http/client-address.js';
 import { setRouteTemplate } from '../../common/http/request-meta.js';
 import { ROOT_LOGGER } from '../../common/logging/logging.module.js';
@@ -27,6 +28,7 @@ import { SingleExchangeTransport } from './single-exchange.transport.js';
  */
 @Controller()
 @AuthenticatedSurface('mcp')
+@UseInterceptors(CatalogDiscoveryInterceptor)
 export class McpHttpController implements BeforeApplicationShutdown {
   private readonly log: Logger;
   private readonly sseSessions = new Map<string, { transport: SSEServerTransport; context: RequestConnectionContext }>();

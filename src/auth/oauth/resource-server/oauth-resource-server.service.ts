@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { Inject, Injectable, Optional } from '@nestjs/common';
+import { bearerExp, catalogKey, credentialCatalogKey } from '../../../catalog/catalog-key.js';
 import { ClickHouseService } from '../../../clickhouse/clickhouse.service.js';
 import { normalizeHost } from '../../../clickhouse/connection-spec.js';
 import type { CallerIdentity } from '../../../common/request-context.js';
@@ -80,9 +81,20 @@ export function bearerOf(req: IncomingMessage): string | undefined {
   return token === '' ? undefined : token;
 }
 
-/** A caller identity from a token: per-identity caches are keyed by a hash of the token, never the token. */
-export function oauthIdentity(tokenDigest: string, accepted: AcceptedBearer): CallerIdentity {
-  return Object.freeze({ kind: 'oauth', cacheKey: `oauth:${tokenDigest.slice(0, 32)}`, ...(accepted.subject ? { subject: accepted.subject } : {}) });
+/**
+ * A caller identity from a token: per-identity caches are keyed by a hash of the token, never the token. With the
+ * raw token at hand the catalog keys are added (upstream D.2 single-cluster key, auth §4.1 multicluster key), and
+ * the expiry that bounds a cached catalog (the verified `exp`, else the unverified one as altinity-mcp reads it).
+ */
+export function oauthIdentity(tokenDigest: string, accepted: AcceptedBearer, token?: string): CallerIdentity {
+  const expiresAt = accepted.expiresAt ?? (token === undefined ? undefined : bearerExp(token));
+  return Object.freeze({
+    kind: 'oauth',
+    cacheKey: `oauth:${tokenDigest.slice(0, 32)}`,
+    ...(accepted.subject ? { subject: accepted.subject } : {}),
+    ...(token === undefined ? {} : { catalogKey: credentialCatalogKey('oauth', token), bearerCatalogKey: catalogKey(token) }),
+    ...(expiresAt === undefined ? {} : { expiresAt }),
+  });
 }
 
 /** The digest `oauthIdentity` takes. */
@@ -201,7 +213,7 @@ export class OAuthResourceServer {
   callerIdentity(token: string, accepted: AcceptedBearer): CallerIdentity {
     const known = this.callers.get(accepted);
     if (known) return known;
-    const caller = oauthIdentity(tokenDigest(token), accepted);
+    const caller = oauthIdentity(tokenDigest(token), accepted, token);
     this.callers.set(accepted, caller);
     return caller;
   }
