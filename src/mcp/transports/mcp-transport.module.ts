@@ -1,4 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { CatalogModule } from '../../catalog/catalog.module.js';
 import { McpModule } from '../mcp.module.js';
 import { McpHttpController } from './mcp-http.controller.js';
 import { MulticlusterMcpController, MulticlusterNotFoundController } from './multicluster-mcp.controller.js';
@@ -15,7 +16,8 @@ export class McpTransportModule {
   static forRoot(options: { multicluster: boolean }): DynamicModule {
     return {
       module: McpTransportModule,
-      imports: [McpModule],
+      // CatalogModule: the controllers' discovery interceptor reads the catalog service.
+      imports: [McpModule, CatalogModule],
       controllers: options.multicluster ? [MulticlusterMcpController, MulticlusterNotFoundController] : [McpHttpController],
     };
   }
