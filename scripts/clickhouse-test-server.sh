@@ -5,7 +5,8 @@
 #   ch-test-server.sh stop    # stop by PID, remove data dir
 #   ch-test-server.sh status
 # Env: CH_DIR (default /tmp/ch-test), CH_HTTP_PORT (18123), CH_TCP_PORT (19000),
-#      CH_LISTEN_HOST (127.0.0.1; any loopback address, e.g. 127.0.0.2 for a second instance)
+#      CH_LISTEN_HOST (127.0.0.1; any loopback address, e.g. 127.0.0.2 for a second instance),
+#      CH_EXTRA_USERS (XML of more <users> entries, for tests that need users with other rights)
 set -euo pipefail
 CH_DIR=${CH_DIR:-/tmp/ch-test}
 CH_HTTP_PORT=${CH_HTTP_PORT:-18123}
@@ -95,10 +96,13 @@ EOF
             <profile>readonly</profile>
             <quota>default</quota>
         </ro>
+EXTRA_USERS_PLACEHOLDER
     </users>
     <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
 </yandex>
 EOF
+  # Extra users (tests): substituted without a shell expansion of the XML.
+  EXTRA="${CH_EXTRA_USERS:-}" python3 -c 'import os,sys; p=sys.argv[1]; t=open(p).read().replace("EXTRA_USERS_PLACEHOLDER", os.environ["EXTRA"]); open(p,"w").write(t)' "$CH_DIR/users.xml"
 }
 
 start() {

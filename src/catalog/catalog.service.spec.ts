@@ -121,6 +121,20 @@ describe('CatalogService: generations, health, shutdown', () => {
     expect((await catalog.lookup(first, scope, async () => ['stale'])).outcome).toBe('hit_ok');
   });
 
+  it('multicluster: the per-cluster request configs (their own clickhouse host) are one generation, not a reload each', async () => {
+    const { catalog, config } = build({ edit: multicluster(['a', 'b']) });
+    const perCluster = (host: string): GatewayConfig => ({ ...config.current, clickhouse: { ...config.current.clickhouse, host } });
+    const forA = perCluster('chi-a.example');
+    const forB = perCluster('chi-b.example');
+    const identity = { kind: 'oauth' as const, cacheKey: 'oauth:x', bearerCatalogKey: 'tok:abc' };
+    const scopeA = catalog.scope(ctx(identity, 'a'));
+    const scopeB = catalog.scope(ctx(identity, 'b'));
+    if (!scopeA.ok || !scopeB.ok) throw new Error('unreachable');
+    expect((await catalog.lookup(forA, scopeA, async () => ['a-tools'])).outcome).toBe('miss');
+    expect((await catalog.lookup(forB, scopeB, async () => ['b-tools'])).outcome).toBe('miss');
+    expect(await catalog.lookup(forA, scopeA, async () => ['again'])).toMatchObject({ outcome: 'hit_ok', value: ['a-tools'] });
+  });
+
   it('/health catalog_cache only in multicluster mode, with altinity-mcp names and the configured max', () => {
     expect(build().catalog.healthSnapshot()).toBeUndefined();
     const snapshot = build({ edit: multicluster() }).catalog.healthSnapshot();

@@ -123,7 +123,10 @@ export class CatalogService implements OnApplicationShutdown {
     if (this.generations.has(cfg)) return;
     this.generations.add(cfg);
     const { reload_time: _ignored, ...effective } = cfg;
-    const fingerprint = JSON.stringify(effective);
+    // Multicluster: each cluster's request config differs only in `clickhouse` (the cluster's frozen copy of the
+    // boot values, restart-only), so `clickhouse` is not part of the generation; otherwise switching clusters
+    // would look like a reload and empty the cache.
+    const fingerprint = JSON.stringify(this.multicluster ? { ...effective, clickhouse: undefined } : effective);
     if (this.generationFingerprint !== undefined && fingerprint !== this.generationFingerprint) this.cache.clear();
     this.generationFingerprint = fingerprint;
   }

@@ -29,6 +29,17 @@ const USERS = { 'alice@example.com': { user: 'tester', password: 'secret' } };
 const SUFFIX = randomBytes(4).toString('hex');
 const ONLY_ON_2 = `mc_only_on_2_${SUFFIX}`;
 const ONLY_ON_3 = `mc_only_on_3_${SUFFIX}`;
+// Dynamic tools on cluster 2: alice (tester) may read both databases, bob (analyst) only the sales one.
+const SALES_DB = `mc_sales_${SUFFIX}`;
+const HR_DB = `mc_hr_${SUFFIX}`;
+const ANALYST_XML =
+  `<analyst><password>analyst-pw</password><networks><ip>127.0.0.0/8</ip></networks><profile>default</profile><quota>default</quota>` +
+  `<allow_databases><database>${SALES_DB}</database></allow_databases></analyst>`;
+const CATALOG_USERS = {
+  ...USERS,
+  'bob@example.com': { user: 'analyst', password: 'analyst-pw' },
+  // carol's token verifies, but no ClickHouse user is mapped to her: ClickHouse refuses her (516).
+};
 
 interface ExtraClickHouse {
   address: string;
@@ -45,7 +56,7 @@ const CLUSTERS: Record<'2' | '3', ExtraClickHouse> = {
 function clickhouseScript(action: 'start' | 'stop', ch: ExtraClickHouse): void {
   execFileSync('bash', [SCRIPT, action], {
     stdio: 'pipe',
-    env: { ...process.env, CH_LISTEN_HOST: ch.address, CH_HTTP_PORT: String(ch.httpPort), CH_TCP_PORT: String(ch.httpPort + 1000), CH_DIR: ch.dir },
+    env: { ...process.env, CH_LISTEN_HOST: ch.address, CH_HTTP_PORT: String(ch.httpPort), CH_TCP_PORT: String(ch.httpPort + 1000), CH_DIR: ch.dir, CH_EXTRA_USERS: ANALYST_XML },
   });
 }
 
@@ -134,10 +145,15 @@ beforeAll(async () => {
   await chQuery(`INSERT INTO default.${ONLY_ON_2} VALUES ('two')`, { url: CLUSTERS['2'].url });
   await chQuery(`CREATE TABLE default.${ONLY_ON_3} (cluster String) ENGINE = Memory`, { url: CLUSTERS['3'].url });
   await chQuery(`INSERT INTO default.${ONLY_ON_3} VALUES ('three')`, { url: CLUSTERS['3'].url });
+  for (const db of [SALES_DB, HR_DB]) await chQuery(`CREATE DATABASE ${db}`, { url: CLUSTERS['2'].url });
+  await chQuery(`CREATE VIEW ${SALES_DB}.sales_report AS SELECT 1 AS n`, { url: CLUSTERS['2'].url });
+  await chQuery(`CREATE VIEW ${HR_DB}.hr_report AS SELECT 2 AS n`, { url: CLUSTERS['2'].url });
+  for (const db of [SALES_DB, HR_DB]) await chQuery(`CREATE DATABASE ${db}`, { url: CLUSTERS['3'].url });
+  await chQuery(`CREATE VIEW ${SALES_DB}.sales_report AS SELECT 3 AS n`, { url: CLUSTERS['3'].url });
   const verify = (t: string) => idp.verify(t);
-  sidecars['2'] = await startJwtVerifySidecar({ mode: 'basic', users: USERS, verify, listen: { host: '127.0.0.2' }, target: { host: '127.0.0.2', port: CLUSTERS['2'].httpPort } });
+  sidecars['2'] = await startJwtVerifySidecar({ mode: 'basic', users: CATALOG_USERS, verify, listen: { host: '127.0.0.2' }, target: { host: '127.0.0.2', port: CLUSTERS['2'].httpPort } });
   sidecarPort = sidecars['2'].port;
-  sidecars['3'] = await startJwtVerifySidecar({ mode: 'bearer', users: USERS, verify, listen: { host: '127.0.0.3', port: sidecarPort }, target: { host: '127.0.0.3', port: CLUSTERS['3'].httpPort } });
+  sidecars['3'] = await startJwtVerifySidecar({ mode: 'bearer', users: CATALOG_USERS, verify, listen: { host: '127.0.0.3', port: sidecarPort }, target: { host: '127.0.0.3', port: CLUSTERS['3'].httpPort } });
   bearer = await idp.sign(RESOURCE, { claims: { sub: 'alice-1', email: 'alice@example.com', scope: 'openid email' } });
 }, 60_000);
 
@@ -324,4 +340,115 @@ describe('multicluster with reveal_unknown_clusters: altinity-mcp\'s 404 before 
     expectGoNotFound(metrics);
     expect(metrics.body).not.toContain('altinity_mcp_');
   });
+});
+
+/** The per-(token, cluster) catalog cache, its counters, and a storm of new users (issue 18 §§3–4). */
+describe('multicluster catalogs: per-token dynamic tools, denied entries, metrics, saturation', () => {
+  let gw: TestGateway;
+  let config: { path: string; cleanup: () => void };
+  const RULES = `server:\n  tools:\n    - {type: read, name: execute_query}\n    - {type: read, view_regexp: "^mc_(sales|hr)_${SUFFIX}[.]"}\n`;
+
+  beforeAll(async () => {
+    config = tempConfig(CONFIG_YAML('"2", "3"') + RULES);
+    gw = await startGateway(['--config', config.path, '--clickhouse-port', String(sidecarPort), '--metrics-enabled'], multiclusterEnv({ MCP_MULTICLUSTER_DISCOVERY_WAIT: '100ms' }));
+  });
+
+  afterAll(async () => {
+    sidecars['3'].slowQueries = undefined;
+    await gw?.close();
+    config?.cleanup();
+  });
+
+  const token = (email: string) => idp.sign(RESOURCE, { claims: { sub: email, email, scope: 'openid email', jti: randomBytes(6).toString('hex') } });
+
+  async function toolNames(path: string, bearerToken: string): Promise<string[]> {
+    const client = await sdkClient(gw.url, path, bearerToken);
+    try {
+      return (await client.listTools()).tools.map((tool) => tool.name).sort();
+    } finally {
+      await client.close();
+    }
+  }
+
+  function metric(text: string, name: string, labels: string): number {
+    const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && labels.split(',').every((label) => l.includes(label)));
+    return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+  }
+
+  it('two users with different grants see different dynamic tools on one cluster; another cluster has its own catalog', async () => {
+    const alice = await token('alice@example.com');
+    const bob = await token('bob@example.com');
+    const aliceTools = await toolNames('/mcp/2', alice);
+    const bobTools = await toolNames('/mcp/2', bob);
+    expect(aliceTools.some((name) => name.includes('sales_report'))).toBe(true);
+    expect(aliceTools.some((name) => name.includes('hr_report'))).toBe(true);
+    expect(bobTools.some((name) => name.includes('sales_report'))).toBe(true);
+    expect(bobTools.some((name) => name.includes('hr_report'))).toBe(false);
+    expect(bobTools).toContain('execute_query');
+    // Cluster 3 has only the sales view: alice's catalog there is its own.
+    const aliceOn3 = await toolNames('/mcp/3', alice);
+    expect(aliceOn3.some((name) => name.includes('sales_report'))).toBe(true);
+    expect(aliceOn3.some((name) => name.includes('hr_report'))).toBe(false);
+    // A repeat is a cache hit: no new discovery query reaches ClickHouse.
+    sidecars['2'].slowQueries = { match: /FROM system\.tables/, delayMs: 0 };
+    try {
+      expect(await toolNames('/mcp/2', alice)).toEqual(aliceTools);
+      expect(sidecars['2'].slowStats.total).toBe(0);
+    } finally {
+      sidecars['2'].slowQueries = undefined;
+    }
+  });
+
+  it('a user ClickHouse refuses gets a denied entry and the static tools; the counters move on /metrics and /health', async () => {
+    const carol = await token('carol@example.com');
+    const first = await toolNames('/mcp/2', carol);
+    expect(first).toContain('execute_query');
+    expect(first.some((name) => name.includes('report'))).toBe(false);
+    const seen = sidecars['2'].seen.length;
+    expect(await toolNames('/mcp/2', carol)).toEqual(first);
+    // The denial is cached: the second listing sent nothing to ClickHouse.
+    expect(sidecars['2'].seen.length).toBe(seen);
+    expect(gw.logs.some((line) => line.includes('multicluster: discovery failed; static-only') && line.includes('"cluster":"2"'))).toBe(true);
+
+    const metrics = (await raw(gw.url, '/metrics', { method: 'GET' })).body;
+    expect(metric(metrics, 'mcp_catalog_discovery_total', 'cluster="2",outcome="miss"')).toBeGreaterThanOrEqual(2);
+    expect(metric(metrics, 'mcp_catalog_discovery_total', 'cluster="2",outcome="auth_error"')).toBe(1);
+    expect(metric(metrics, 'mcp_catalog_discovery_total', 'cluster="2",outcome="hit_denied"')).toBe(1);
+    expect(metric(metrics, 'mcp_catalog_discovery_total', 'cluster="2",outcome="hit_ok"')).toBeGreaterThanOrEqual(1);
+    expect(metrics).toMatch(/^altinity_mcp_catalog_cache_denied_entries 1$/m);
+    expect(metrics).toMatch(/^altinity_mcp_catalog_cache_hits_denied_total 1$/m);
+    const health = JSON.parse((await raw(gw.url, '/health', { method: 'GET' })).body) as { catalog_cache: Record<string, number> };
+    expect(health.catalog_cache).toMatchObject({ denied_entries: 1, hits_denied: 1, max: 10000, discovery_auth_err: 1 });
+    expect(health.catalog_cache.entries).toBeGreaterThanOrEqual(4);
+  });
+
+  it('200 new users at once on one cluster: at most 16 discoveries reach ClickHouse at a time, no request fails, saturation is counted', async () => {
+    // Warm the Bearer method of cluster 3's host, so the storm measures discovery, not identity probes.
+    await toolNames('/mcp/3', await token('alice@example.com'));
+    sidecars['3'].slowQueries = { match: /FROM system\.tables/, delayMs: 300 };
+    Object.assign(sidecars['3'].slowStats, { inFlight: 0, maxInFlight: 0, total: 0 });
+    const tokens = await Promise.all(Array.from({ length: 200 }, () => token('alice@example.com')));
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} });
+    const answers = await Promise.all(
+      tokens.map((t) =>
+        raw(gw.url, '/mcp/3', { headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', Authorization: `Bearer ${t}` }, body }),
+      ),
+    );
+    sidecars['3'].slowQueries = undefined;
+    const statuses = new Set(answers.map((a) => a.status));
+    expect([...statuses]).toEqual([200]);
+    for (const answer of answers) {
+      const payload = answer.body.startsWith('{') ? answer.body : answer.body.split('\n').find((l) => l.startsWith('data: '))!.slice(6);
+      const parsed = JSON.parse(payload) as { result?: { tools: Array<{ name: string }> }; error?: unknown };
+      expect(parsed.error).toBeUndefined();
+      expect(parsed.result!.tools.map((tool) => tool.name)).toContain('execute_query');
+    }
+    expect(sidecars['3'].slowStats.maxInFlight).toBeGreaterThan(1);
+    expect(sidecars['3'].slowStats.maxInFlight).toBeLessThanOrEqual(16);
+    const health = JSON.parse((await raw(gw.url, '/health', { method: 'GET' })).body) as { catalog_cache: Record<string, number> };
+    expect(health.catalog_cache.discovery_saturate).toBeGreaterThan(0);
+    const metrics = (await raw(gw.url, '/metrics', { method: 'GET' })).body;
+    expect(metric(metrics, 'mcp_catalog_discovery_total', 'cluster="3",outcome="saturated"')).toBeGreaterThan(0);
+    expect(metrics).toMatch(/^altinity_mcp_catalog_cache_discovery_saturated_total [1-9]/m);
+  }, 60_000);
 });

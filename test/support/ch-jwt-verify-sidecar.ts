@@ -18,9 +18,19 @@ export interface SidecarRequest {
   path: string;
 }
 
+/** Queries whose SQL matches are held back `delayMs` before they are forwarded (a slow ClickHouse). */
+export interface SlowQueries {
+  match: RegExp;
+  delayMs: number;
+}
+
 export interface JwtVerifySidecar {
   readonly port: number;
   mode: SidecarMode;
+  /** Set to slow down matching queries; their concurrency is tracked in `slowStats`. */
+  slowQueries?: SlowQueries;
+  /** Matching queries in flight now, at most so far, and in all (since the last reset). */
+  readonly slowStats: { inFlight: number; maxInFlight: number; total: number };
   /** Every request seen, in order (never the token). */
   readonly seen: SidecarRequest[];
   close(): Promise<void>;
@@ -90,6 +100,24 @@ export async function startJwtVerifySidecar(options: SidecarOptions): Promise<Jw
     const headers = { ...req.headers };
     delete headers.authorization;
     delete headers.host;
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
+    const slow = sidecar.slowQueries;
+    const sql = `${url.searchParams.get('query') ?? ''}\n${body.toString('utf8')}`;
+    const tracked = slow !== undefined && slow.match.test(sql);
+    if (tracked) {
+      stats.total += 1;
+      stats.inFlight += 1;
+      stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
+      await new Promise((resolve) => setTimeout(resolve, slow.delayMs));
+    }
+    let done = false;
+    const finish = () => {
+      if (tracked && !done) stats.inFlight -= 1;
+      done = true;
+    };
+    res.on('close', finish);
     const upstream = httpRequest(
       { host: upstreamServer.host, port: upstreamServer.port, method: req.method, path: `${url.pathname}${url.search}`, headers },
       (up) => {
@@ -98,16 +126,19 @@ export async function startJwtVerifySidecar(options: SidecarOptions): Promise<Jw
       },
     );
     upstream.on('error', () => refuse(res, 502, 'upstream down'));
-    req.pipe(upstream);
+    upstream.end(body);
   }
 
+  const stats = { inFlight: 0, maxInFlight: 0, total: 0 };
   const server: Server = createServer((req, res) => void handle(req, res));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.listen?.port ?? 0, options.listen?.host ?? '127.0.0.1', resolve);
   });
-  return {
+  const sidecar: JwtVerifySidecar = {
     port: (server.address() as AddressInfo).port,
+    slowQueries: undefined,
+    slowStats: stats,
     get mode() {
       return state.mode;
     },
@@ -121,4 +152,5 @@ export async function startJwtVerifySidecar(options: SidecarOptions): Promise<Jw
         server.close(() => resolve());
       }),
   };
+  return sidecar;
 }
