@@ -372,6 +372,169 @@ async function oauthOverhead() {
   });
 }
 
+/**
+ * A pass-through like `startPassThrough`, which can hold back catalog discoveries (`FROM system.tables`) for
+ * `slowDiscoveryMs`: with 16 of them in flight the catalog's slots are full (the "saturated" row).
+ */
+async function startSlowPassThrough() {
+  const state = { slowDiscoveryMs: 0 };
+  const server = createHttpServer(async (req, res) => {
+    const chunks = [];
+    for await (const chunk of req) chunks.push(chunk);
+    const body = Buffer.concat(chunks);
+    const url = new URL(req.url ?? '/', 'http://x');
+    url.searchParams.delete('role');
+    url.searchParams.set('user', 'default');
+    if (state.slowDiscoveryMs > 0 && body.toString('utf8').includes('FROM system.tables')) {
+      await new Promise((resolve) => setTimeout(resolve, state.slowDiscoveryMs));
+    }
+    const headers = { ...req.headers };
+    delete headers.authorization;
+    delete headers.host;
+    const up = httpRequest({ host: '127.0.0.1', port: CH_PORT, method: req.method, path: `${url.pathname}${url.search}`, headers }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    up.on('error', () => res.writeHead(502).end());
+    up.end(body);
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: server.address().port, state, close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }) };
+}
+
+/**
+ * Multicluster `tools/list` on `/mcp/{cluster}` (issue 18): a cache hit, a cold token (one discovery on ClickHouse),
+ * and a new token while all 16 discovery slots are busy (`discovery_wait: 0`: static tools at once). "In-server" is the
+ * gateway's own access-log `duration_ms` for the request (no client or network time); the client p50 is beside it.
+ * The host template `127.0.0.{cluster}` with cluster `1` reaches the pass-through on 127.0.0.1.
+ */
+async function multiclusterCatalog() {
+  const { SignJWT } = await import('jose');
+  const { writeFileSync, mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const idp = await startBenchIdp();
+  const proxy = await startSlowPassThrough();
+  const resource = 'https://mcp.bench.example';
+  let serial = 0;
+  const newToken = () =>
+    new SignJWT({ email: 'bench@example.com', scope: 'openid email', n: serial++ })
+      .setProtectedHeader({ alg: 'RS256', kid: 'bench' })
+      .setIssuer(idp.issuer)
+      .setAudience(resource)
+      .setIssuedAt()
+      .setExpirationTime('2h')
+      .sign(idp.privateKey);
+  const dir = mkdtempSync(join(tmpdir(), 'bench-mc-'));
+  const configPath = join(dir, 'config.yaml');
+  writeFileSync(
+    configPath,
+    'server:\n  tools:\n    - {type: read, name: execute_query}\n    - {type: read, view_regexp: "^bench_views[.]"}\nmulticluster:\n  enabled: true\n  cluster_allowlist: ["1"]\n  discovery_wait: 0s\n',
+  );
+  const port = await freePort();
+  const args = ['dist/main.js', '--config', configPath, '--transport', 'http', '--address', '127.0.0.1', '--port', String(port), '--clickhouse-host', '127.0.0.{cluster}', '--clickhouse-port', String(proxy.port)];
+  const env = {
+    ...process.env,
+    MCP_OAUTH_ENABLED: 'true',
+    MCP_OAUTH_ISSUER: idp.issuer,
+    MCP_OAUTH_AUDIENCE: resource,
+    MCP_OAUTH_PUBLIC_RESOURCE_URL: resource,
+    LOG_LEVEL: 'info',
+  };
+  // The gateway logs JSON lines on stderr (stdout belongs to the stdio transport).
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env });
+  const durations = new Map();
+  let pending = '';
+  child.stderr.on('data', (chunk) => {
+    pending += chunk.toString('utf8');
+    let nl;
+    while ((nl = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      try {
+        const entry = JSON.parse(line);
+        const id = entry.request_id ?? entry.req_id;
+        if (typeof entry.duration_ms === 'number' && id) durations.set(id, entry.duration_ms);
+      } catch {
+        // not a log line
+      }
+    }
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (Date.now() > deadline) throw new Error('multicluster gateway did not become ready in 20 s');
+    try {
+      if ((await fetch(`${url}/livez`)).status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} });
+  let requestSeq = 0;
+  async function toolsList(token) {
+    const requestId = `bench-mc-${requestSeq++}`;
+    const started = performance.now();
+    const res = await fetch(`${url}/mcp/1`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${token}`, 'x-request-id': requestId },
+      body,
+    });
+    const text = await res.text();
+    const clientMs = performance.now() - started;
+    if (res.status !== 200 || !text.includes('execute_query')) throw new Error(`tools/list answered ${res.status}: ${text.slice(0, 200)}`);
+    return { requestId, clientMs };
+  }
+  const serverMs = async (requestIds) => {
+    await new Promise((r) => setTimeout(r, 200)); // the last access-log lines
+    const values = requestIds.map((id) => durations.get(id)).filter((v) => typeof v === 'number').sort((a, b) => a - b);
+    return { p50: pct(values, 50), n: values.length };
+  };
+  try {
+    // Warm up (the endpoint's Bearer/Basic method, the JWKS, one catalog, and V8's JIT: a few hundred calls
+    // before the code paths settle), then measure.
+    const hitToken = await newToken();
+    for (let i = 0; i < 1000; i++) await toolsList(hitToken);
+    const hits = [];
+    for (let i = 0; i < 1000; i++) hits.push(await toolsList(hitToken));
+    const hitServer = await serverMs(hits.map((h) => h.requestId));
+    const hitClient = pct(hits.map((h) => h.clientMs).sort((a, b) => a - b), 50);
+    record({ scenario: 'multicluster tools/list, catalog hit: in-server p50 (client p50 beside)', unit: 'ms', raw: hitClient, gateway: hitServer.p50, target: '<= 1 ms in-server', pass: hitServer.p50 <= 1 });
+
+    const cold = [];
+    for (let i = 0; i < 40; i++) cold.push(await toolsList(await newToken()));
+    const coldServer = await serverMs(cold.map((c) => c.requestId));
+    record({ scenario: 'multicluster tools/list, new token (one discovery on ClickHouse): in-server p50 (informational)', unit: 'ms', raw: pct(cold.map((c) => c.clientMs).sort((a, b) => a - b), 50), gateway: coldServer.p50, target: '-', pass: undefined });
+
+    // Saturated: 16 slow discoveries hold every slot; new tokens get the static tools without waiting.
+    proxy.state.slowDiscoveryMs = 2_000;
+    const holders = await Promise.all(Array.from({ length: 16 }, () => newToken()));
+    const held = holders.map((t) => toolsList(t));
+    await new Promise((r) => setTimeout(r, 300));
+    const saturated = [];
+    for (let i = 0; i < 40; i++) saturated.push(await toolsList(await newToken()));
+    await Promise.all(held);
+    proxy.state.slowDiscoveryMs = 0;
+    const satServer = await serverMs(saturated.map((s) => s.requestId));
+    const health = await (await fetch(`${url}/health`)).json();
+    record({
+      scenario: 'multicluster tools/list, all 16 discovery slots busy (static tools at once): in-server p50 (informational)',
+      unit: 'ms',
+      raw: pct(saturated.map((s) => s.clientMs).sort((a, b) => a - b), 50),
+      gateway: satServer.p50,
+      target: '-',
+      discovery_saturate: health.catalog_cache?.discovery_saturate,
+      pass: undefined,
+    });
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.once('exit', resolve));
+    await proxy.close();
+    await idp.close();
+  }
+}
+
 async function toolCallOverHttp(gw, query) {
   const res = await fetch(`${gw.url}/`, {
     method: 'POST',
@@ -439,6 +602,8 @@ async function main() {
     // `BENCH_ONLY=oauth npm run bench`: just the OAuth resource-server row.
     if (process.env.BENCH_ONLY === 'jwe') await jweOverhead();
     else if (process.env.BENCH_ONLY === 'oauth') await oauthOverhead();
+    // `BENCH_ONLY=multicluster npm run bench`: just the /mcp/{cluster} catalog rows (hit, cold, saturated).
+    else if (process.env.BENCH_ONLY === 'multicluster') await multiclusterCatalog();
     else await allScenarios(raw);
   } finally {
     await raw.close();
@@ -476,6 +641,7 @@ async function allScenarios(raw) {
 
   await jweOverhead();
   await oauthOverhead();
+  await multiclusterCatalog();
 
   const defaults = await startGateway();
   await bigResult('default caps (500 rows / 50 KB)', defaults);
