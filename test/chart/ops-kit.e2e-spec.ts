@@ -55,7 +55,9 @@ describe('metricNamesIn (PromQL metric names)', () => {
 
 describe('operations kit uses only exported metric names', () => {
   let gateway: TestGateway;
+  let authGateway: TestGateway;
   let scrapeText: string;
+  let authScrapeText: string;
   let dashboard: K8sObject;
   let ruleExprs: string[];
 
@@ -80,11 +82,28 @@ describe('operations kit uses only exported metric names', () => {
     const res = await fetch(new URL('metrics', gateway.url));
     expect(res.status).toBe(200);
     scrapeText = await res.text();
+    // The OAuth and catalog-cache families exist only with OAuth / multicluster on: a second gateway in that mode
+    // (it needs no ClickHouse or IdP to boot) adds its scrape.
+    authGateway = await startGateway(['--clickhouse-host', '127.0.0.{cluster}', '--metrics-enabled'], {
+      MCP_OAUTH_ENABLED: 'true',
+      MCP_OAUTH_ISSUER: 'http://127.0.0.1:9',
+      MCP_OAUTH_AUDIENCE: 'https://mcp.example.com',
+      MCP_OAUTH_PUBLIC_RESOURCE_URL: 'https://mcp.example.com',
+      MCP_MULTICLUSTER_ENABLED: 'true',
+      MCP_MULTICLUSTER_CLUSTER_ALLOWLIST: 'a',
+    });
+    const authRes = await fetch(new URL('metrics', authGateway.url));
+    expect(authRes.status).toBe(200);
+    authScrapeText = await authRes.text();
   }, 60_000);
 
   afterAll(async () => {
     await gateway?.close();
+    await authGateway?.close();
   });
+
+  /** Every name either gateway exports. */
+  const allNames = (): Set<string> => new Set([...exportedNames(scrapeText).names, ...exportedNames(authScrapeText).names]);
 
   it('the ConfigMap ships the dashboard file unchanged and the sidecar label', async () => {
     const file = JSON.parse(readFileSync(join(CHART_DIR, 'dashboards', 'clickhouse-mcp-gateway.json'), 'utf8')) as K8sObject;
@@ -106,14 +125,14 @@ describe('operations kit uses only exported metric names', () => {
   });
 
   it('every metric in the dashboard is exported', () => {
-    const { names } = exportedNames(scrapeText);
+    const names = allNames();
     const used = [...new Set(dashboardQueries(dashboard).flatMap(metricNamesIn))].sort();
     expect(used.length).toBeGreaterThanOrEqual(15);
     expect(used.filter((n) => !names.has(n))).toEqual([]);
   });
 
   it('every metric in the alert rules is exported', () => {
-    const { names } = exportedNames(scrapeText);
+    const names = allNames();
     const used = [...new Set(ruleExprs.flatMap(metricNamesIn))].sort();
     expect(ruleExprs.length).toBeGreaterThanOrEqual(6);
     expect(used).toEqual(
@@ -122,11 +141,14 @@ describe('operations kit uses only exported metric names', () => {
     expect(used.filter((n) => !names.has(n))).toEqual([]);
   });
 
-  it('a name the gateway does not export would be caught (catalog saturation is not exported yet)', () => {
-    const { names } = exportedNames(scrapeText);
-    expect(names.has('altinity_mcp_catalog_cache_discovery_saturated_total')).toBe(false);
-    expect(metricNamesIn('rate(altinity_mcp_catalog_cache_discovery_saturated_total[5m]) > 0').filter((n) => !names.has(n))).toEqual([
-      'altinity_mcp_catalog_cache_discovery_saturated_total',
+  it('the OAuth + multicluster scrape has the auth and catalog families; a name nobody exports would be caught', () => {
+    const auth = exportedNames(authScrapeText);
+    expect(auth.families.get('mcp_oauth_auth_total')).toBe('counter');
+    expect(auth.families.get('altinity_mcp_catalog_cache_discovery_saturated_total')).toBe('counter');
+    expect(auth.families.get('altinity_mcp_catalog_cache_entries')).toBe('gauge');
+    expect(exportedNames(scrapeText).names.has('altinity_mcp_catalog_cache_entries')).toBe(false);
+    expect(metricNamesIn('rate(altinity_mcp_catalog_cache_discovery_stalled_total[5m]) > 0').filter((n) => !allNames().has(n))).toEqual([
+      'altinity_mcp_catalog_cache_discovery_stalled_total',
     ]);
   });
 });
