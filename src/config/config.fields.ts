@@ -38,6 +38,11 @@ export interface FieldSpec {
    * default", exists only for its own keys, which cannot tell the two apart).
    */
   keepZero?: boolean;
+  /**
+   * altinity-mcp applies this key's default to a zero once after the file and again after flags/env (its
+   * multicluster catalog keys, auth spec §3.1): a `0` from a flag or env var means the default too.
+   */
+  zeroIsDefaultFromFlags?: boolean;
   /** Keys altinity-mcp defines that this gateway parses and validates but does not act on yet. */
   reserved?: boolean;
   /** `min`/`max` are checked by `validateConfig` with altinity-mcp's own texts, not by the loader's generic one. */
@@ -434,13 +439,19 @@ export const CONFIG_FIELDS: readonly FieldSpec[] = [
   mc('enabled', 'bool', false, 'Route `/mcp/{cluster}` to per-cluster hosts (`{cluster}` in `clickhouse.host`); needs OAuth and the http transport.'),
   mc('cluster_allowlist', 'list', [], 'Cluster names accepted in `/mcp/{cluster}` (empty: any valid name).'),
   // The ranges of these three are checked by the validation, with altinity-mcp's texts (auth spec §3.2).
-  mc('catalog_cache_max', 'int', 10000, 'Entries in the per-token catalog cache.', { min: 100, rangeInValidation: true }),
+  mc('catalog_cache_max', 'int', 10000, 'Entries in the per-token catalog cache (at least 100).', {
+    zeroIsDefaultFromFlags: true,
+    min: 100,
+    rangeInValidation: true,
+  }),
   mc('catalog_ttl_fallback', 'duration', 15 * 60_000, 'Catalog entry lifetime (1m to 24h).', {
+    zeroIsDefaultFromFlags: true,
     min: 60_000,
     max: 24 * 3_600_000,
     rangeInValidation: true,
   }),
-  mc('catalog_negative_ttl', 'duration', 60_000, 'Lifetime of a failed discovery (10s to 5m).', {
+  mc('catalog_negative_ttl', 'duration', 60_000, 'Lifetime of a denied catalog (a credential ClickHouse refused; 10s to 5m). Other failures are not cached.', {
+    zeroIsDefaultFromFlags: true,
     min: 10_000,
     max: 300_000,
     rangeInValidation: true,

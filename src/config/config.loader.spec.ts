@@ -182,6 +182,14 @@ describe('precedence: flag > env > file > default, for every key', () => {
     expect(config.clickhouse.host).toBe('localhost');
   });
 
+  it('multicluster defaults replace zero values after the file and again after flags/env (auth spec §3.1)', () => {
+    const files = { '/c.yaml': 'multicluster:\n  catalog_cache_max: 0\n  catalog_ttl_fallback: 0s\n' };
+    const fromFile = load(['--config', '/c.yaml'], {}, files).config.multicluster;
+    expect(fromFile).toMatchObject({ catalog_cache_max: 10000, catalog_ttl_fallback: 900_000 });
+    const fromFlags = load(['--multicluster-catalog-cache-max', '0', '--multicluster-catalog-negative-ttl', '0s'], { MCP_MULTICLUSTER_CATALOG_TTL_FALLBACK: '0s' }, {}).config.multicluster;
+    expect(fromFlags).toMatchObject({ catalog_cache_max: 10000, catalog_ttl_fallback: 900_000, catalog_negative_ttl: 60_000 });
+  });
+
   it('keeps a 0 in the file for the gateway\'s own keys, where 0 means "none" (not altinity-mcp\'s rule)', () => {
     const files = { '/c.yaml': 'server:\n  oauth:\n    requests_per_minute: 0\n    consent_ttl_seconds: 0\n' };
     const { config } = load(['--config', '/c.yaml'], {}, files);

@@ -319,7 +319,7 @@ export function loadConfig(input: LoadInput): LoadedConfig {
       const coerced = coerce(field, rawValue, source.kind !== 'file');
       if (!coerced.ok) {
         issues.push(badValue(field, rawValue, source, coerced.allowed));
-      } else if (source.kind === 'file' && isZero(field, coerced.value)) {
+      } else if ((source.kind === 'file' || field.zeroIsDefaultFromFlags) && isZero(field, coerced.value)) {
         source = { kind: 'default' };
       } else {
         value = coerced.value;
