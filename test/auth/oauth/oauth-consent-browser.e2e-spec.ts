@@ -1,13 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import { interceptRequests, launchBrowser, screenshot, type TestBrowser } from '../../support/browser.js';
 import { startCimdClient, type CimdClientServer } from '../../support/cimd-client.js';
+import { writeBrokerConfig } from '../../support/broker-config.js';
 import { startGateway, TEST_CLICKHOUSE_FLAGS, type TestGateway } from '../../support/gateway.js';
 import { completeUpstreamLoginInPage, startTestIdp, type TestIdp } from '../../support/oidc-idp.js';
 
@@ -50,30 +48,7 @@ beforeAll(async () => {
     startTestIdp({ clientId: 'consent-browser-gw', clientSecret: 'consent-browser-upstream-secret' }),
     startCimdClient({ hostname: 'consent-browser-client.test', clientName: CLIENT_NAME }),
   ]);
-  const dir = mkdtempSync(join(tmpdir(), 'consent-browser-'));
-  const file = join(dir, 'config.yaml');
-  writeFileSync(
-    file,
-    stringify({
-      server: {
-        oauth: {
-          enabled: true,
-          broker: true,
-          issuer: idp.issuer,
-          jwks_url: idp.jwksUrl,
-          client_id: idp.clientId,
-          client_secret: idp.clientSecret,
-          auth_url: idp.authUrl,
-          token_url: idp.tokenUrl,
-          userinfo_url: idp.userinfoUrl,
-          scopes: ['openid', 'email'],
-          signing_secret: SIGNING_SECRET,
-          consent: true,
-          requests_per_minute: 0,
-        },
-      },
-    }),
-  );
+  const file = writeBrokerConfig(idp, SIGNING_SECRET, { consent: true });
   gateway = await startGateway(['--config', file, ...TEST_CLICKHOUSE_FLAGS], {}, client.hooks);
   idp.setRedirectUris([`${gateway.url}oauth/callback`]);
 }, 60_000);

@@ -1,11 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import { startCimdClient, type CimdClientServer } from '../../support/cimd-client.js';
+import { writeBrokerConfig } from '../../support/broker-config.js';
 import { startGatewayProcess, type GatewayProcess } from '../../support/gateway-process.js';
 import { startJwtVerifySidecar, type JwtVerifySidecar } from '../../support/ch-jwt-verify-sidecar.js';
 import { completeUpstreamLogin, startTestIdp, type TestIdp } from '../../support/oidc-idp.js';
@@ -78,32 +75,11 @@ beforeAll(async () => {
     verify: async (token) => (await jwtVerify(token, idpKeys, { issuer: idp.issuer, audience: idp.clientId })).payload,
     users: { 'henry@example.test': { user: 'tester', password: 'secret' } },
   });
-  const dir = mkdtempSync(join(tmpdir(), 'oauth-ha-'));
-  const file = join(dir, 'config.yaml');
-  writeFileSync(
-    file,
-    stringify({
-      server: {
-        oauth: {
-          enabled: true,
-          broker: true,
-          issuer: idp.issuer,
-          jwks_url: idp.jwksUrl,
-          client_id: idp.clientId,
-          client_secret: idp.clientSecret,
-          auth_url: idp.authUrl,
-          token_url: idp.tokenUrl,
-          userinfo_url: idp.userinfoUrl,
-          scopes: ['openid', 'email'],
-          public_resource_url: PUBLIC_ORIGIN,
-          public_auth_server_url: PUBLIC_ORIGIN,
-          signing_secret: SIGNING_SECRET,
-          consent: true,
-          requests_per_minute: 0,
-        },
-      },
-    }),
-  );
+  const file = writeBrokerConfig(idp, SIGNING_SECRET, {
+    public_resource_url: PUBLIC_ORIGIN,
+    public_auth_server_url: PUBLIC_ORIGIN,
+    consent: true,
+  });
   const options = { flags: ['--config', file, '--clickhouse-host', '127.0.0.1', '--clickhouse-port', String(sidecar.port)], outboundHooks: client.serializedHooks };
   [replicaA, replicaB] = await Promise.all([startGatewayProcess(options), startGatewayProcess(options)]);
 }, 90_000);

@@ -1,15 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import { MCP_POST_HEADERS, okJson } from '../../mcp/mcp-e2e-helpers.js';
 import { startJwtVerifySidecar, type JwtVerifySidecar } from '../../support/ch-jwt-verify-sidecar.js';
 import { startCimdClient, type CimdClientServer } from '../../support/cimd-client.js';
+import { writeBrokerConfig } from '../../support/broker-config.js';
 import { startGateway, type TestGateway } from '../../support/gateway.js';
 import { connectWithOAuth, HarnessOAuthClientProvider, type OAuthConnectedClient } from '../../support/mcp-oauth-client.js';
 import { completeUpstreamLogin, startTestIdp, type TestIdp } from '../../support/oidc-idp.js';
@@ -67,32 +64,7 @@ const recordingFetch: FetchLike = async (input, init) => {
 };
 
 function writeConfig(oauth: Record<string, unknown>): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'oauth-mcp-flow-')), 'config.yaml');
-  writeFileSync(
-    file,
-    stringify({
-      server: {
-        oauth: {
-          enabled: true,
-          broker: true,
-          issuer: idp.issuer,
-          jwks_url: idp.jwksUrl,
-          client_id: idp.clientId,
-          client_secret: idp.clientSecret,
-          auth_url: idp.authUrl,
-          token_url: idp.tokenUrl,
-          userinfo_url: idp.userinfoUrl,
-          scopes: ['openid', 'email'],
-          signing_secret: SIGNING_SECRET,
-          consent: true,
-          access_token_ttl_seconds: ACCESS_TOKEN_TTL_SECONDS,
-          requests_per_minute: 0,
-          ...oauth,
-        },
-      },
-    }),
-  );
-  return file;
+  return writeBrokerConfig(idp, SIGNING_SECRET, { consent: true, access_token_ttl_seconds: ACCESS_TOKEN_TTL_SECONDS, ...oauth });
 }
 
 function startBroker(oauth: Record<string, unknown> = {}): Promise<TestGateway> {
