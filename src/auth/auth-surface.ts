@@ -1,5 +1,7 @@
-import type { IncomingMessage } from 'node:http';
-import { SetMetadata } from '@nestjs/common';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type ExecutionContext, SetMetadata } from '@nestjs/common';
+import type { Reflector } from '@nestjs/core';
+import type { Request } from 'express';
 
 /**
  * The seam between routes and the auth layer. A controller says which surface it serves (MCP transport or
@@ -12,6 +14,21 @@ export const AUTH_SURFACE = Symbol('authSurface');
 
 /** Marks a controller (or one handler) as a surface that needs caller authentication when an auth mode is on. */
 export const AuthenticatedSurface = (surface: AuthSurface): MethodDecorator & ClassDecorator => SetMetadata(AUTH_SURFACE, surface);
+
+/**
+ * What an auth guard works on: the surface the route serves, with its request and response, or undefined when
+ * the route is not an authenticated surface (or not HTTP) and the guard has nothing to do.
+ */
+export function authenticatedRequest(
+  reflector: Reflector,
+  context: ExecutionContext,
+): { surface: AuthSurface; req: Request; res: ServerResponse } | undefined {
+  if (context.getType() !== 'http') return undefined;
+  const surface = reflector.getAllAndOverride<AuthSurface | undefined>(AUTH_SURFACE, [context.getHandler(), context.getClass()]);
+  if (surface === undefined) return undefined;
+  const http = context.switchToHttp();
+  return { surface, req: http.getRequest<Request>(), res: http.getResponse<ServerResponse>() };
+}
 
 /**
  * Where the MCP transport is mounted for this request: `` (the root, no auth) or the `/{token}` path the caller

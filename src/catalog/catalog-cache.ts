@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { CatalogLookupOutcome } from '../common/request-context.js';
 import { discoveryErrorClass, isAuthDiscoveryError } from './discovery-error.js';
+import type { CatalogCacheCounters } from '../metrics/altinity-metrics.js';
 
 /** altinity-mcp's constants (auth spec §4.5). */
 export const MAX_CONCURRENT_DISCOVERIES = 16;
@@ -54,21 +55,12 @@ export interface CatalogCacheOptions {
   isAuthError?: (err: unknown) => boolean;
 }
 
-/** altinity-mcp's `/health` `catalog_cache` object (auth spec §4.4), with its names. */
-export interface CatalogCacheStats {
-  entries: number;
-  denied_entries: number;
-  max: number;
-  hits_ok: number;
-  hits_denied: number;
-  misses: number;
-  /** Ours: positives displaced (least recently used first) because the cache was full; Go's can never move. */
-  full_drops_ok: number;
-  full_drops_denied: number;
-  discovery_saturate: number;
-  discovery_auth_err: number;
-  discovery_transient_err: number;
-}
+/**
+ * altinity-mcp's `/health` `catalog_cache` object (auth spec §4.4), with its names: the same numbers the metrics
+ * module's catalog-cache families mirror, so one type serves both. `full_drops_ok` is ours in effect: positives
+ * displaced (least recently used first) because the cache was full; Go's can never move.
+ */
+export type CatalogCacheStats = CatalogCacheCounters;
 
 export interface CatalogLookupOptions {
   /** When the credential expires (ms since the epoch): a positive entry never outlives it. */

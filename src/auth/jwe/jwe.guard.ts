@@ -8,7 +8,7 @@ import { getRequestId, markSecretPath, setRouteTemplate } from '../../common/htt
 import { setRequestContext } from '../../common/request-context.js';
 import { ConfigStore } from '../../config/config.store.js';
 import { MetricsService } from '../../metrics/metrics.service.js';
-import { AUTH_SURFACE, type AuthSurface, setJweHandoff, setMcpMount } from '../auth-surface.js';
+import { authenticatedRequest, setJweHandoff, setMcpMount } from '../auth-surface.js';
 import { JweAuthenticator, type JweAuthResult } from './jwe-authenticator.js';
 import { INVALID_JWE_TOKEN, MISSING_JWE_TOKEN } from './jwe-token.js';
 import { classifyJweMcpPath, combinedModeJweToken, MAX_JWE_TOKEN_LENGTH, requestJweToken, stripOneTrailingSlash } from './jwe-request-token.js';
@@ -67,12 +67,9 @@ export class JweGuard implements CanActivate {
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    if (!this.enabled || context.getType() !== 'http') return true;
-    const surface = this.reflector.getAllAndOverride<AuthSurface | undefined>(AUTH_SURFACE, [context.getHandler(), context.getClass()]);
-    if (surface === undefined) return true;
-    const http = context.switchToHttp();
-    const req = http.getRequest<Request>();
-    const res = http.getResponse<ServerResponse>();
+    const target = this.enabled ? authenticatedRequest(this.reflector, context) : undefined;
+    if (!target) return true;
+    const { surface, req, res } = target;
     // In JWE mode any path of these surfaces may hold a token, whole or cut: logs show the route template.
     markSecretPath(req);
     return surface === 'mcp' ? this.authenticateMcp(req, res) : this.authenticateOpenApi(req, res);

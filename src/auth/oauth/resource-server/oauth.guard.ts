@@ -8,7 +8,7 @@ import { setRequestContext } from '../../../common/request-context.js';
 import { clusterResolutionOf, writeGoNotFound } from '../../../clusters/cluster-resolution.js';
 import { ConfigStore } from '../../../config/config.store.js';
 import { MetricsService, type OAuthAuthOutcome } from '../../../metrics/metrics.service.js';
-import { AUTH_SURFACE, type AuthSurface, jweHandoffOf } from '../../auth-surface.js';
+import { type AuthSurface, authenticatedRequest, jweHandoffOf } from '../../auth-surface.js';
 import type { ClickHouseIdentity } from '../clickhouse-identity/clickhouse-identity.js';
 import { chooseCredentialSource, INCOMPLETE_JWE_TOKEN } from '../clickhouse-identity/credential-source.js';
 import type { BearerFailureReason } from './bearer-verifier.js';
@@ -65,12 +65,9 @@ export class OAuthGuard implements CanActivate {
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    if (!this.enabled || context.getType() !== 'http') return true;
-    const surface = this.reflector.getAllAndOverride<AuthSurface | undefined>(AUTH_SURFACE, [context.getHandler(), context.getClass()]);
-    if (surface === undefined) return true;
-    const http = context.switchToHttp();
-    const req = http.getRequest<Request>();
-    const res = http.getResponse<ServerResponse>();
+    const target = this.enabled ? authenticatedRequest(this.reflector, context) : undefined;
+    if (!target) return true;
+    const { surface, req, res } = target;
 
     const handoff = jweHandoffOf(req);
     const token = bearerOf(req);
