@@ -119,6 +119,42 @@ describe('consent page (consent: true)', () => {
   });
 });
 
+describe('the approval is bound to the browser that gave it', () => {
+  it('an upstream URL approved in one browser and finished in another (silent SSO) is refused at the callback', async () => {
+    // The attacker approves their own request, then lures a victim (signed in at the IdP) to the upstream URL.
+    const { response, html } = await consentPage();
+    const nonce = cookieValue(response.headers.getSetCookie(), '__Host-mcp_consent_csrf')!;
+    const approved = await submit({ request: field(html, 'request'), csrf: field(html, 'csrf'), decision: 'approve' }, `__Host-mcp_consent_csrf=${nonce}`);
+    expect(approved.status).toBe(302);
+    const state = new URL(approved.headers.get('location')!).searchParams.get('state')!;
+    const attackerBinding = cookieValue(approved.headers.getSetCookie(), '__Host-mcp_oauth_state')!;
+    expect(approved.headers.getSetCookie().join('\n')).toMatch(/__Host-mcp_oauth_state=[A-Za-z0-9_-]{43}; Path=\/; Max-Age=600; HttpOnly; SameSite=Lax; Secure/);
+    const callbackUrl = `${gateway.url}oauth/callback?${new URLSearchParams({ state, code: 'victims-upstream-code' })}`;
+    const calls = idp.tokenCalls.length;
+
+    // The victim's browser has no binding, or its own for another request: refused, nothing issued or redirected.
+    const victimOwn = await consentPage();
+    const victimNonce = cookieValue(victimOwn.response.headers.getSetCookie(), '__Host-mcp_consent_csrf')!;
+    const victimApproved = await submit({ request: field(victimOwn.html, 'request'), csrf: field(victimOwn.html, 'csrf'), decision: 'approve' }, `__Host-mcp_consent_csrf=${victimNonce}`);
+    const victimBinding = cookieValue(victimApproved.headers.getSetCookie(), '__Host-mcp_oauth_state')!;
+    for (const cookie of ['', `__Host-mcp_oauth_state=${victimBinding}`, `__Host-mcp_oauth_state=${'A'.repeat(43)}`]) {
+      const refused = await fetch(callbackUrl, { redirect: 'manual', headers: cookie ? { cookie } : {} });
+      expect(refused.status).toBe(400);
+      expect(await refused.json()).toEqual({ error: 'invalid_request', error_description: 'authorization request was not approved in this browser' });
+    }
+    // An upstream error for that state from another browser is refused the same way (no redirect to the client).
+    const errorFromElsewhere = await fetch(`${gateway.url}oauth/callback?${new URLSearchParams({ state, error: 'access_denied' })}`, { redirect: 'manual' });
+    expect(errorFromElsewhere.status).toBe(400);
+
+    // The approving browser completes; its binding is then used up.
+    const ok = await fetch(callbackUrl, { redirect: 'manual', headers: { cookie: `__Host-mcp_oauth_state=${attackerBinding}` } });
+    expect(ok.status).toBe(302);
+    expect(new URL(ok.headers.get('location')!).searchParams.get('code')).toBeTruthy();
+    expect(ok.headers.getSetCookie().join('\n')).toMatch(/__Host-mcp_oauth_state=; Path=\/; Max-Age=0/);
+    expect(idp.tokenCalls.length).toBe(calls);
+  });
+});
+
 describe('malformed input never gives a 500, a stack or a leaked secret', () => {
   it('70+ malformed requests across authorize, consent, callback and token → 4xx JSON (or the consent error page)', async () => {
     const { challenge } = pkcePair();

@@ -123,7 +123,10 @@ describe('two gateway processes, same config, no shared store', () => {
     // The IdP sends the browser to the public callback; the balancer picks replica B.
     const callbackUrl = await completeUpstreamLogin(upstream, 'henry');
     expect(callbackUrl.startsWith(`${PUBLIC_ORIGIN}/oauth/callback?`)).toBe(true);
-    const callback = await fetch(onReplica(replicaB, callbackUrl), { redirect: 'manual' });
+    // The approval on A bound the state to this browser (an HMAC cookie any replica checks): B needs it too.
+    const stateCookie = approved.headers.getSetCookie().find((cookie) => cookie.startsWith('__Host-mcp_oauth_state='))!.split(';')[0]!;
+    expect((await fetch(onReplica(replicaB, callbackUrl), { redirect: 'manual' })).status).toBe(400);
+    const callback = await fetch(onReplica(replicaB, callbackUrl), { redirect: 'manual', headers: { cookie: stateCookie } });
     expect(callback.status).toBe(302);
     const toClient = new URL(callback.headers.get('location')!);
     expect(toClient.origin + toClient.pathname).toBe(client.redirectUri);

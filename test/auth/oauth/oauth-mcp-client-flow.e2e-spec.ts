@@ -144,7 +144,13 @@ async function authorizeInUserAgent(authorizationUrl: URL): Promise<string> {
   expect(gatewayCallback.searchParams.get('state')).toBe(upstreamAuthorize.searchParams.get('state'));
   expect(gatewayCallback.searchParams.get('code')).toBeTruthy();
 
-  const callback = await fetch(gatewayCallback, { redirect: 'manual' });
+  // The approval is bound to this browser: the callback needs the state cookie the approval set.
+  const stateCookie = approved.headers.getSetCookie().map((line) => line.split(';')[0]!).find((pair) => pair.startsWith('mcp_oauth_state='));
+  expect(stateCookie).toBeDefined();
+  const withoutCookie = await fetch(gatewayCallback, { redirect: 'manual' });
+  expect(withoutCookie.status).toBe(400);
+  expect(await withoutCookie.json()).toEqual({ error: 'invalid_request', error_description: 'authorization request was not approved in this browser' });
+  const callback = await fetch(gatewayCallback, { redirect: 'manual', headers: { cookie: stateCookie! } });
   expect(callback.status).toBe(302);
   const clientRedirect = new URL(callback.headers.get('location')!);
   expect(clientRedirect.origin + clientRedirect.pathname).toBe(cimd.redirectUri);

@@ -6,7 +6,7 @@ import { ROOT_LOGGER } from '../../../common/logging/logging.module.js';
 import { ConfigStore } from '../../../config/config.store.js';
 import type { GatewayConfig, OAuthConfig } from '../../../config/config.types.js';
 import { BodyTooLargeError, readBody } from '../../../mcp/transports/http-checks.js';
-import { pkceS256Challenge } from '../artifacts/artifact-keys.js';
+import { PENDING_AUTH_TTL_SECONDS, pkceS256Challenge } from '../artifacts/artifact-keys.js';
 import { decodeAuthCode, decodePendingAuth, encodeAuthCode, encodePendingAuth, type PendingAuth } from '../artifacts/broker-artifacts.js';
 import type { CimdClient } from '../cimd/cimd-document.js';
 import { CimdResolver } from '../cimd/cimd-resolver.js';
@@ -44,7 +44,9 @@ const brokerDtos = (): Promise<typeof import('./broker.dto.js')> => (dtoModule ?
 import {
   consentPageHeaders,
   CONSENT_PATH,
+  bindStateToBrowser,
   consentCookieNames,
+  takeStateBinding,
   cookieHeader,
   csrfMatches,
   csrfToken,
@@ -181,7 +183,7 @@ export class BrokerService {
     if (urls.oauth.consent && !(await isApprovalRemembered(cookies.get(names.memory), clientId, secret, nowSeconds()))) {
       return this.showConsent(res, urls, request, cookies.get(names.csrf));
     }
-    return this.redirectUpstream(res, urls, request, 'authorize');
+    return this.redirectUpstream(req, res, urls, request, 'authorize');
   }
 
   private async resolveClient(clientId: string): Promise<CimdClient | undefined> {
@@ -214,7 +216,7 @@ export class BrokerService {
   }
 
   /** Steps 7–10 of /authorize: upstream PKCE pair, pending-auth state (minted only now, after consent), 302. */
-  private async redirectUpstream(res: ServerResponse, urls: RequestUrls, request: ConsentRequest, endpoint: BrokerEndpoint): Promise<void> {
+  private async redirectUpstream(req: IncomingMessage, res: ServerResponse, urls: RequestUrls, request: ConsentRequest, endpoint: BrokerEndpoint): Promise<void> {
     const verifier = randomBytes(32).toString('base64url');
     const pending: PendingAuth = {
       clientId: request.clientId,
@@ -234,6 +236,13 @@ export class BrokerService {
     }
     const authUrl = urls.oauth.auth_url.trim();
     if (authUrl === '') return this.fail(res, endpoint, 502, 'server_error', 'failed to resolve upstream authorization endpoint');
+    if (urls.oauth.consent) {
+      // The approval belongs to this browser: the callback accepts this state only from it (see bindStateToBrowser).
+      const names = consentCookieNames(urls.secureCookies);
+      const binding = cookieHeader(names.state, bindStateToBrowser(urls.oauth.signing_secret, state, cookiesOf(req).get(names.state)), PENDING_AUTH_TTL_SECONDS, urls.secureCookies);
+      const already = res.getHeader('Set-Cookie');
+      res.setHeader('Set-Cookie', [...(Array.isArray(already) ? already : already === undefined ? [] : [String(already)]), binding]);
+    }
     this.metrics.record(endpoint, 'redirect_upstream');
     sendRedirect(res, upstreamAuthorizeUrl(authUrl, urls.oauth, { redirectUri: urls.callbackUrl, state, codeChallenge: pkceS256Challenge(verifier) }));
   }
@@ -287,7 +296,7 @@ export class BrokerService {
     }
     res.setHeader('Set-Cookie', setCookies);
     this.log.info({ client_id: request.clientId }, 'OAuth consent approved');
-    return this.redirectUpstream(res, urls, request, 'consent');
+    return this.redirectUpstream(req, res, urls, request, 'consent');
   }
 
   // ---------------------------------------------------------------- /oauth/callback
@@ -299,6 +308,15 @@ export class BrokerService {
     const { state = '', code = '', error = '' } = parsed.value;
     const urls = this.urls(req);
     const secret = urls.oauth.signing_secret;
+    if (urls.oauth.consent && state !== '') {
+      const names = consentCookieNames(urls.secureCookies);
+      const binding = takeStateBinding(secret, state, cookiesOf(req).get(names.state));
+      if (!binding.bound) {
+        this.log.warn('OAuth callback for an authorization this browser did not approve; refused');
+        return this.fail(res, 'callback', 400, 'invalid_request', 'authorization request was not approved in this browser');
+      }
+      res.setHeader('Set-Cookie', cookieHeader(names.state, binding.rest, binding.rest === '' ? 0 : PENDING_AUTH_TTL_SECONDS, urls.secureCookies));
+    }
     if (error !== '' && state !== '') {
       // Ours (Go strands the user): an upstream refusal goes back to the client, once the state proves who it is.
       const pending = await decodePendingAuth(state, secret, { nowSeconds: nowSeconds() }).catch(() => undefined);

@@ -65,10 +65,42 @@ export async function openConsentRequest(token: string, secret: string, nowSecon
 }
 
 /** Cookie names: `__Host-` (Secure, path `/`, no Domain) whenever the authorization server is served over https. */
-export function consentCookieNames(secure: boolean): { csrf: string; memory: string } {
+export function consentCookieNames(secure: boolean): { csrf: string; memory: string; state: string } {
   return secure
-    ? { csrf: '__Host-mcp_consent_csrf', memory: '__Host-mcp_consent' }
-    : { csrf: 'mcp_consent_csrf', memory: 'mcp_consent' };
+    ? { csrf: '__Host-mcp_consent_csrf', memory: '__Host-mcp_consent', state: '__Host-mcp_oauth_state' }
+    : { csrf: 'mcp_consent_csrf', memory: 'mcp_consent', state: 'mcp_oauth_state' };
+}
+
+/**
+ * Binds an upstream `state` to the browser that approved it. Without this, consent protects nothing: whoever
+ * approves their own request can hand the upstream URL to a victim signed in at the IdP, and the victim's code
+ * would come back through the callback to the approver's redirect URI. So the browser going upstream carries an
+ * HMAC of the state (keyed from `signing_secret`, so any replica can check it) and the callback requires it.
+ * A few pending bindings are kept, so parallel sign-ins in one browser do not cancel each other.
+ */
+const MAX_STATE_BINDINGS = 5;
+
+function stateBinding(secret: string, state: string): string {
+  return createHmac('sha256', deriveArtifactKey(secret, GATEWAY_LABELS.stateBinding)).update(state).digest('base64url');
+}
+
+/** The cookie value after adding the binding of `state` to what the browser holds already. */
+export function bindStateToBrowser(secret: string, state: string, existing: string | undefined): string {
+  const kept = (existing ?? '').split('.').filter((item) => /^[A-Za-z0-9_-]{43}$/.test(item));
+  return [stateBinding(secret, state), ...kept].slice(0, MAX_STATE_BINDINGS).join('.');
+}
+
+/** Whether the browser's cookie holds the binding of `state`; and the cookie value without it. */
+export function takeStateBinding(secret: string, state: string, cookie: string | undefined): { bound: boolean; rest: string } {
+  const expected = Buffer.from(stateBinding(secret, state));
+  const items = (cookie ?? '').split('.').filter((item) => item !== '');
+  const index = items.findIndex((item) => {
+    const given = Buffer.from(item);
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  });
+  if (index < 0) return { bound: false, rest: items.join('.') };
+  items.splice(index, 1);
+  return { bound: true, rest: items.join('.') };
 }
 
 export function cookieHeader(name: string, value: string, maxAgeSeconds: number, secure: boolean): string {

@@ -14,6 +14,7 @@ export const GATEWAY_LABELS = {
   consentRequest: 'clickhouse-mcp-gateway/oauth/consent-request/v1',
   consentMemory: 'clickhouse-mcp-gateway/oauth/consent-memory/v1',
   consentCsrf: 'clickhouse-mcp-gateway/oauth/consent-csrf/v1',
+  stateBinding: 'clickhouse-mcp-gateway/oauth/state-binding/v1',
 } as const;
 
 const GATEWAY_KID = 'gw1';
