@@ -5,8 +5,12 @@ import { ConfigStore } from '../config/config.store.js';
 import { setClusterResolution, writeGoNotFound } from './cluster-resolution.js';
 import { ClusterRouter } from './cluster-router.js';
 
-/** `/mcp/<segment>` and what follows it, on the raw (undecoded) path. */
-const MCP_CLUSTER_PATH = /^\/mcp\/([^/]*)(\/.*)?$/;
+/**
+ * `/mcp/<segment>` and what follows it, on the raw (undecoded) path. Case-insensitive like Express's routing
+ * (`/MCP/x` reaches the same controller), so no spelling of the prefix slips past the resolution; the name itself
+ * must still be lower case.
+ */
+const MCP_CLUSTER_PATH = /^\/mcp\/([^/]*)(\/.*)?$/i;
 /** The per-cluster PRM subpath, served by `ClusterPrmController` (which judges the name itself). */
 const PRM_SUBPATH = /^\/\.well-known\/oauth-protected-resource\/?$/;
 

@@ -222,6 +222,15 @@ describe('multicluster: /mcp/{cluster} in front of two ClickHouse servers', () =
     expect(sidecars['2'].seen.every((s) => s.basicUser === 'alice@example.com')).toBe(true);
   });
 
+  it('an upper-case /MCP/ prefix is resolved like /mcp/ (Express routes both): never the base configuration', async () => {
+    const lower = await mcpPost(gw.url, '/mcp/4');
+    const upper = await mcpPost(gw.url, '/MCP/4');
+    expect(upper.status).toBe(401);
+    expect(upper.body).toBe(lower.body);
+    expectGoNotFound(await mcpPost(gw.url, '/MCP/4', bearer));
+    expect(sidecarRequests()).toBe(0);
+  });
+
   it('an unknown (valid, not allowlisted) cluster gets exactly the unauthenticated challenge; a verified bearer learns 404', async () => {
     const known = await mcpPost(gw.url, '/mcp/2');
     const unknown = await mcpPost(gw.url, '/mcp/4');
@@ -255,6 +264,8 @@ describe('multicluster: /mcp/{cluster} in front of two ClickHouse servers', () =
     ['an empty name', '/mcp/'],
     ['an empty name in the subtree', '/mcp//x'],
     ['an underscore', '/mcp/my_cluster'],
+    ['an upper-case prefix (Express routes it too)', '/MCP/Two'],
+    ['an upper-case prefix and dot-dot', '/Mcp/..'],
   ])('a malformed name (%s) is a plain 404 before auth, and ClickHouse sees nothing', async (_what, path) => {
     const hitsBefore = idp.hits.length;
     expectGoNotFound(await mcpPost(gw.url, path, bearer));

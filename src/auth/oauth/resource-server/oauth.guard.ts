@@ -53,6 +53,8 @@ interface Answer {
 export class OAuthGuard implements CanActivate {
   private readonly enabled: boolean;
   private readonly jweEnabled: boolean;
+  /** `multicluster.enabled` is restart-only. */
+  private readonly multicluster: boolean;
 
   constructor(
     private readonly reflector: Reflector,
@@ -62,6 +64,7 @@ export class OAuthGuard implements CanActivate {
   ) {
     this.enabled = config.boot.server.oauth.enabled;
     this.jweEnabled = config.boot.server.jwe.enabled;
+    this.multicluster = config.boot.multicluster?.enabled === true;
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -94,8 +97,14 @@ export class OAuthGuard implements CanActivate {
       return this.refuse(res, surface, { ...this.failure(req, 'missing'), text: openApiText });
     }
 
-    const verdict = await this.resourceServer.verify(token, req);
     const cluster = clusterResolutionOf(req);
+    if (this.multicluster && surface === 'mcp' && cluster === undefined) {
+      // Defence in depth: in multicluster mode every MCP request was resolved to a cluster by the routing
+      // middleware; one that was not must not be authenticated (or probed) against the base configuration.
+      writeGoNotFound(res);
+      throw new AnsweredByGuard(404);
+    }
+    const verdict = await this.resourceServer.verify(token, req);
     if (!verdict.ok) {
       if (verdict.reason === 'misconfigured') {
         this.metrics.recordOAuthAuth('misconfigured');

@@ -82,10 +82,11 @@ describe('schemeAndHost', () => {
   });
 
   it('falls back to address:port for an empty or hostile Host', () => {
-    for (const host of [undefined, '', 'a/b', 'a<b', 'a"b', "a'b", 'a\\b', 'evil@host', 'h?x', 'h#x', 'h x', 'h\r\nX: y', 'hé']) {
+    for (const host of [undefined, '', 'a/b', 'a<b', 'a"b', "a'b", 'a\\b', 'evil@host', 'h?x', 'h#x', 'h x', 'h\r\nX: y', 'hé', 'a:b', '[::1', 'a:99999']) {
       expect(schemeAndHost(request({ host }), server), String(host)).toBe('http://0.0.0.0:8080');
     }
     expect(schemeAndHost(request({ host: 'h:9000' }), server)).toBe('http://h:9000');
+    expect(schemeAndHost(request({ host: '[::1]:8443' }), server)).toBe('http://[::1]:8443');
   });
 });
 

@@ -105,8 +105,21 @@ const UNSAFE_HOST = /[/<>"'\\@?#,\s]|[^\x21-\x7e]/;
 export function schemeAndHost(request: PublicRequestView, server: PublicServerView): string {
   const scheme = request.encrypted || server.openapiTls || server.tlsEnabled ? 'https' : 'http';
   const host = request.host?.trim() ?? '';
-  const authority = host === '' || UNSAFE_HOST.test(host) ? `${server.address}:${server.port}` : host;
-  return `${scheme}://${authority}`;
+  const usable = host !== '' && !UNSAFE_HOST.test(host) && isUrlAuthority(scheme, host);
+  return `${scheme}://${usable ? host : `${server.address}:${server.port}`}`;
+}
+
+/**
+ * Ours (Go checks characters only): a Host such as `a:b`, `[::1` or `a:99999` passes the character filter but is
+ * no URL authority, and every URL built from it would fail to parse further on; such a Host falls back like an
+ * unsafe one.
+ */
+function isUrlAuthority(scheme: string, host: string): boolean {
+  try {
+    return new URL(`${scheme}://${host}/`).hostname !== '';
+  } catch {
+    return false;
+  }
 }
 
 function parseAbsoluteHttpUrl(raw: string): URL | undefined {
