@@ -154,6 +154,26 @@ describe('CatalogCache', () => {
     await Promise.all([running, running2]);
   });
 
+  it('a shared discovery outlives the caller that started it: a joiner still gets the catalog when a slot frees', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
+    const cache = make({ discoveryWaitMs: 10_000, maxConcurrentDiscoveries: 1 });
+    const gate = deferred<string[]>();
+    const running = cache.lookup('busy', () => gate.promise);
+    await vi.advanceTimersByTimeAsync(0);
+    const first = new AbortController();
+    const discover = vi.fn(async () => ['shared']);
+    const leaving = cache.lookup('k', discover, { signal: first.signal });
+    const staying = cache.lookup('k', discover);
+    await vi.advanceTimersByTimeAsync(100);
+    first.abort();
+    await expect(leaving).resolves.toMatchObject({ outcome: 'saturated' });
+    gate.resolve([]);
+    await expect(staying).resolves.toMatchObject({ outcome: 'miss', value: ['shared'] });
+    expect(discover).toHaveBeenCalledTimes(1);
+    expect(cache.stats().discovery_saturate).toBe(1);
+    await running;
+  });
+
   it('an auth refusal (code 516) is cached: the next call returns denied without discovering (HitsDenied=1)', async () => {
     const cache = make();
     const discover = vi.fn(async () => {

@@ -223,10 +223,16 @@ export class CatalogCache<T> {
         if (this.flights.get(fullKey) === own) this.flights.delete(fullKey);
       });
     }
-    const result = await flight;
+    // The flight is shared: one caller going away must not fail the others, so each waits on it with its own signal.
+    const result = await untilAborted(flight, options.signal);
     const discoveryMs = Math.max(0, this.now() - started);
+    if (result === undefined) {
+      this.counters.discovery_saturate++;
+      return { outcome: 'saturated', error: new CatalogDiscoverySaturatedError() };
+    }
     switch (result.outcome) {
       case 'saturated':
+        this.counters.discovery_saturate++;
         return result;
       case 'miss':
         return { outcome: 'miss', value: result.value, discoveryMs };
@@ -256,8 +262,8 @@ export class CatalogCache<T> {
     // Yield once: the caller registers this flight before any of it runs, so a discover() that throws at once
     // still settles a registered flight (and its cleanup finds it).
     await Promise.resolve();
-    if (!(await this.slots.acquire(this.options.discoveryWaitMs, options.signal))) {
-      this.counters.discovery_saturate++;
+    // Bounded by discovery_wait only (not by any one caller's signal; see lookup). Counted per caller in lookup.
+    if (!(await this.slots.acquire(this.options.discoveryWaitMs))) {
       return { outcome: 'saturated', error: new CatalogDiscoverySaturatedError() };
     }
     try {
@@ -399,3 +405,23 @@ export class CatalogCache<T> {
 
 /** Outcomes a lookup can report (the request-context field's set). */
 export type { CatalogLookupOutcome };
+
+/** The flight's result, or undefined once `signal` aborts first (the caller went away). */
+function untilAborted<R>(flight: Promise<R>, signal: AbortSignal | undefined): Promise<R | undefined> {
+  if (!signal) return flight;
+  if (signal.aborted) return Promise.resolve(undefined);
+  return new Promise<R | undefined>((resolve, reject) => {
+    const onAbort = () => resolve(undefined);
+    signal.addEventListener('abort', onAbort, { once: true });
+    flight.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
