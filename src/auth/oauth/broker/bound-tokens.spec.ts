@@ -74,9 +74,24 @@ describe('bound access tokens', () => {
 describe('bound refresh tokens', () => {
   it('round trip, default lifetime 30 days, then refused', async () => {
     const token = await mintBoundRefreshToken({ upstreamRefreshToken: 'up-r', clientId: 'https://c.example/x', resource: RESOURCE, scope: 'openid' }, SECRET, 0, NOW);
-    expect(await openBoundRefreshToken(token, SECRET, NOW + 30 * 86400)).toEqual({ upstreamRefreshToken: 'up-r', clientId: 'https://c.example/x', resource: RESOURCE, scope: 'openid' });
+    expect(await openBoundRefreshToken(token, SECRET, NOW + 30 * 86400)).toEqual({
+      upstreamRefreshToken: 'up-r',
+      clientId: 'https://c.example/x',
+      resource: RESOURCE,
+      scope: 'openid',
+      grantExpiresAt: NOW + 30 * 86400,
+    });
     expect(await openBoundRefreshToken(token, SECRET, NOW + 30 * 86400 + 1)).toBeUndefined();
     const { token: access } = await mintBoundAccessToken(input, SECRET, 0, NOW);
     expect(await openBoundRefreshToken(access, SECRET, NOW)).toBeUndefined();
+  });
+
+  it('a rotated refresh token keeps the grant\'s end: refreshing never extends a stolen token\'s life', async () => {
+    const first = await mintBoundRefreshToken({ upstreamRefreshToken: 'up-r', clientId: 'c', resource: RESOURCE, scope: '' }, SECRET, 3600, NOW);
+    const opened = await openBoundRefreshToken(first, SECRET, NOW + 3000);
+    expect(opened?.grantExpiresAt).toBe(NOW + 3600);
+    const rotated = await mintBoundRefreshToken(opened!, SECRET, 3600, NOW + 3000);
+    expect((await openBoundRefreshToken(rotated, SECRET, NOW + 3600))?.grantExpiresAt).toBe(NOW + 3600);
+    expect(await openBoundRefreshToken(rotated, SECRET, NOW + 3601)).toBeUndefined();
   });
 });

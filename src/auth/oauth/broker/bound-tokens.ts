@@ -10,9 +10,11 @@ import { unverifiedJwtClaims } from './upstream-rules.js';
  * The access token is a JWE under the gateway's own access-token key: `aud` is this server's canonical resource URL,
  * so it is worthless anywhere else, and the upstream token ClickHouse must see rides inside it, never exposed to the
  * client. The refresh token wraps the upstream refresh token the same way. No server-side store: a refresh rotates
- * both (the new refresh token wraps the upstream's rotated one), and reuse of an old refresh token is detected by the
- * upstream IdP's own refresh-token rotation — exactly the replay model of the authorization code (§2.6), where the
- * upstream's single-use code is the only "used" oracle, so several replicas need nothing shared.
+ * both (the new refresh token wraps the upstream's rotated one). Reuse of an old refresh token is detected only
+ * where the upstream IdP rotates its own refresh tokens (oidc-provider, Auth0 and Keycloak with rotation on; not
+ * Google) — the replay model of the authorization code (§2.6), where the upstream is the only "used" oracle, so
+ * replicas need nothing shared. Where it does not rotate, the grant's lifetime bounds the exposure: every refresh
+ * token of one grant ends when the first one did (`refresh_token_ttl_seconds` from the sign-in, never extended).
  */
 
 /** Used when `access_token_ttl_seconds` is 0. */
@@ -66,9 +68,12 @@ export interface BoundRefreshToken {
   /** The resource the grant was for, as the client sent it at /authorize ("" when none). */
   resource: string;
   scope: string;
+  /** Unix seconds the grant ends: set on a rotated token (the first token's `exp`), so refreshing never extends it. */
+  grantExpiresAt?: number;
 }
 
 export function mintBoundRefreshToken(refresh: BoundRefreshToken, signingSecret: string, ttlSeconds: number, nowSeconds: number): Promise<string> {
+  const fresh = nowSeconds + (ttlSeconds > 0 ? ttlSeconds : DEFAULT_REFRESH_TOKEN_TTL_SECONDS);
   return sealGatewayArtifact(
     {
       upstream_refresh_token: refresh.upstreamRefreshToken,
@@ -76,7 +81,7 @@ export function mintBoundRefreshToken(refresh: BoundRefreshToken, signingSecret:
       resource: refresh.resource,
       scope: refresh.scope,
       iat: nowSeconds,
-      exp: nowSeconds + (ttlSeconds > 0 ? ttlSeconds : DEFAULT_REFRESH_TOKEN_TTL_SECONDS),
+      exp: refresh.grantExpiresAt !== undefined ? Math.min(refresh.grantExpiresAt, fresh) : fresh,
     },
     signingSecret,
     GATEWAY_LABELS.refreshToken,
@@ -86,11 +91,12 @@ export function mintBoundRefreshToken(refresh: BoundRefreshToken, signingSecret:
 export async function openBoundRefreshToken(token: string, signingSecret: string, nowSeconds: number): Promise<BoundRefreshToken | undefined> {
   const claims = await openGatewayArtifact(token, signingSecret, GATEWAY_LABELS.refreshToken, nowSeconds);
   if (!claims) return undefined;
-  const refresh = {
+  const refresh: BoundRefreshToken = {
     upstreamRefreshToken: claimString(claims, 'upstream_refresh_token'),
     clientId: claimString(claims, 'client_id'),
     resource: claimString(claims, 'resource'),
     scope: claimString(claims, 'scope'),
+    ...(typeof claims.exp === 'number' ? { grantExpiresAt: claims.exp } : {}),
   };
   return refresh.upstreamRefreshToken === '' || refresh.clientId === '' ? undefined : refresh;
 }

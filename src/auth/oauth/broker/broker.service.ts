@@ -463,7 +463,7 @@ export class BrokerService {
     } catch (error) {
       return this.upstreamTokenFailure(res, error, client.clientId, 'upstream rejected the refresh token', 'upstream refresh failed');
     }
-    await this.issue(res, urls, client.clientId, refresh.resource, refresh.scope, tokens, refresh.upstreamRefreshToken);
+    await this.issue(res, urls, client.clientId, refresh.resource, refresh.scope, tokens, refresh.upstreamRefreshToken, refresh.grantExpiresAt);
   }
 
   private upstreamTokenFailure(res: ServerResponse, error: unknown, clientId: string, rejected: string, transport: string): void {
@@ -495,6 +495,7 @@ export class BrokerService {
     storedScope: string,
     tokens: UpstreamTokens,
     previousRefreshToken: string | undefined,
+    grantExpiresAt?: number,
   ): Promise<void> {
     let claims: Record<string, unknown>;
     let idTokenExp: number | undefined;
@@ -570,7 +571,12 @@ export class BrokerService {
     const wrapped = upstreamRefreshToken !== '' ? upstreamRefreshToken : (previousRefreshToken ?? '');
     const refreshToken = wrapped === ''
       ? undefined
-      : await mintBoundRefreshToken({ upstreamRefreshToken: wrapped, clientId, resource, scope: storedScope }, urls.oauth.signing_secret, urls.oauth.refresh_token_ttl_seconds, issuedAt);
+      : await mintBoundRefreshToken(
+          { upstreamRefreshToken: wrapped, clientId, resource, scope: storedScope, ...(grantExpiresAt !== undefined ? { grantExpiresAt } : {}) },
+          urls.oauth.signing_secret,
+          urls.oauth.refresh_token_ttl_seconds,
+          issuedAt,
+        );
     this.metrics.record('token', 'ok');
     this.log.info({ client_id: clientId, issued: 'bound', refresh: refreshToken !== undefined }, 'OAuth token issued');
     sendJson(res, 200, {

@@ -99,10 +99,11 @@ const req = (host = 'mcp.example.com', path = '/') => ({ headers: { host }, sock
 
 class FakeBroker extends BrokerAccessTokens {
   calls: Array<[string, string]> = [];
+  expiresAt: number | undefined;
   async verify(token: string, resourceUrl: string): Promise<BearerVerdict> {
     this.calls.push([token, resourceUrl]);
     return token === 'bound-good'
-      ? { ok: true, kind: 'bound', clickhouseToken: 'upstream-jwt', claims: { email: 'a@example.com' }, scopes: ['openid'], subject: 'a' }
+      ? { ok: true, kind: 'bound', clickhouseToken: 'upstream-jwt', claims: { email: 'a@example.com' }, scopes: ['openid'], subject: 'a', ...(this.expiresAt ? { expiresAt: this.expiresAt } : {}) }
       : { ok: false, reason: 'wrong_audience' };
   }
 }
@@ -161,6 +162,19 @@ describe('OAuthResourceServer', () => {
     expect(await service.verify('bound-good', req('gw.example.com:8443'))).toMatchObject({ ok: true, kind: 'bound', clickhouseToken: 'upstream-jwt' });
     expect(broker.calls).toEqual([['bound-good', 'http://gw.example.com:8443/']]);
     expect(await service.verify('other', req())).toEqual({ ok: false, reason: 'wrong_audience' });
+  });
+
+  it('broker + bound tokens: required_scopes is enforced on the scope the token carries (403 insufficient_scope)', async () => {
+    const broker = new FakeBroker();
+    broker.expiresAt = Math.floor(Date.now() / 1000) + 600; // cached verdicts too
+    const granted = setup({ broker: true, issued_tokens: 'bound', required_scopes: ['openid'] }, { broker }).service;
+    expect(await granted.verify('bound-good', req())).toMatchObject({ ok: true, kind: 'bound' });
+    const missing = setup({ broker: true, issued_tokens: 'bound', required_scopes: ['openid', 'mcp:query'] }, { broker }).service;
+    expect(await missing.verify('bound-good', req())).toEqual({ ok: false, reason: 'insufficient_scope' });
+    // The second look comes from the verdict cache (the broker is not asked again) and is refused the same way.
+    const asked = broker.calls.length;
+    expect(await missing.verify('bound-good', req())).toEqual({ ok: false, reason: 'insufficient_scope' });
+    expect(broker.calls.length).toBe(asked);
   });
 
   it('broker + bound tokens without the broker module: refused as misconfigured, never let through', async () => {

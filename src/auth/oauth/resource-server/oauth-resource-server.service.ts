@@ -172,15 +172,18 @@ export class OAuthResourceServer {
       // (per resource URL: the audience check depends on it) until one second before the token expires — the
       // broker refuses it from `exp` on, with no leeway, and so must a cached verdict.
       const key = `${resource}\n${token}`;
-      const cached = this.verified.get(key, this.now());
-      if (cached) return cached;
-      let verdict: BearerVerdict;
-      try {
-        verdict = await this.brokerTokens.verify(token, resource);
-      } catch {
-        return { ok: false, reason: 'malformed' };
+      let verdict: BearerVerdict | undefined = this.verified.get(key, this.now());
+      if (!verdict) {
+        try {
+          verdict = await this.brokerTokens.verify(token, resource);
+        } catch {
+          return { ok: false, reason: 'malformed' };
+        }
+        if (verdict.ok && verdict.expiresAt !== undefined) this.verified.set(key, verdict, this.now(), verdict.expiresAt - 1);
       }
-      if (verdict.ok && verdict.expiresAt !== undefined) this.verified.set(key, verdict, this.now(), verdict.expiresAt - 1);
+      // `required_scopes` holds for bound tokens as for the issuer's own (checked on every request, cached or not:
+      // the setting is live).
+      if (verdict.ok && !hasScopes(verdict.scopes, oauth.required_scopes)) return { ok: false, reason: 'insufficient_scope' };
       return verdict;
     }
     const verifier = this.verifier(oauth);
@@ -333,4 +336,9 @@ function printableSubject(claims: Record<string, unknown>): string | undefined {
     if (typeof value === 'string' && value !== '' && value.length <= 256 && /^[\x20-\x7e]+$/.test(value)) return value;
   }
   return undefined;
+}
+
+/** Every configured required scope (blank entries ignored) is among the granted ones. */
+function hasScopes(granted: readonly string[], required: readonly string[]): boolean {
+  return required.every((scope) => scope.trim() === '' || granted.includes(scope.trim()));
 }
