@@ -197,53 +197,65 @@ async function jweOverhead() {
     { host: '127.0.0.1', port: CH_PORT, username: 'default', exp: Math.floor(Date.now() / 1000) + 3600 },
     { jweSecretKey: secret, jwtSecretKey: 'bench-jwt-secret' },
   );
-  const call = (client) => async () => {
-    const r = await client.callTool({ name: 'execute_query', arguments: { query: 'SELECT 1' } });
-    if (r.isError) throw new Error(r.content[0].text);
-  };
-  // Two processes differ by more than the cost measured here (core placement, GC timing), so the comparison is
-  // made ROUNDS times with fresh processes and the row is the median of the per-round differences.
-  const ROUNDS = 3;
-  const rounds = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    const plain = await startGateway();
-    const jwe = await startGateway(['--allow-jwe-auth', '--jwe-secret-key', secret, '--jwt-secret-key', 'bench-jwt-secret']);
-    const plainClient = await mcpClient(plain.url);
-    const jweClient = new Client({ name: 'bench', version: '1' });
-    await jweClient.connect(new StreamableHTTPClientTransport(new URL(`${jwe.url}/${token}`)));
-    const plainT = [];
-    const jweT = [];
-    for (let i = 0; i < 50; i++) {
-      await call(plainClient)();
-      await call(jweClient)();
-    }
-    for (let i = 0; i < SEQ_CALLS; i++) {
-      // Alternate which side goes first, so neither always gets the warmer socket.
-      if (i % 2 === 0) {
-        plainT.push(await timed(call(plainClient)));
-        jweT.push(await timed(call(jweClient)));
-      } else {
-        jweT.push(await timed(call(jweClient)));
-        plainT.push(await timed(call(plainClient)));
-      }
-    }
-    plainT.sort((a, b) => a - b);
-    jweT.sort((a, b) => a - b);
-    rounds.push({ plain: pct(plainT, 50), jwe: pct(jweT, 50), added: pct(jweT, 50) - pct(plainT, 50) });
-    await Promise.all([plainClient.close(), jweClient.close()]);
-    await Promise.all([plain.stop(), jwe.stop()]);
-  }
-  const median = [...rounds].sort((a, b) => a.added - b.added)[Math.floor(ROUNDS / 2)];
+  const { median, rounds } = await addedP50OverNoAuth(
+    () => startGateway(),
+    () => startGateway(['--allow-jwe-auth', '--jwe-secret-key', secret, '--jwt-secret-key', 'bench-jwt-secret']),
+    (gw) => new StreamableHTTPClientTransport(new URL(`${gw.url}/${token}`)),
+  );
   record({
-    scenario: `JWE execute_query p50 added over no auth (median of ${ROUNDS} rounds)`,
+    scenario: `JWE execute_query p50 added over no auth (median of ${rounds.length} rounds)`,
     unit: 'ms',
     raw: median.plain,
-    gateway: median.jwe,
+    gateway: median.auth,
     target: '<= 0.15 ms added',
     added_ms: median.added,
     rounds_added_ms: rounds.map((r) => Number(r.added.toFixed(3))),
     pass: median.added <= 0.15,
   });
+}
+
+/**
+ * What an auth layer adds to one `execute_query` (`SELECT 1`): a no-auth gateway and an authenticated one side by
+ * side, calls interleaved and the order alternated so neither always gets the warmer socket. Two processes differ
+ * by more than the cost measured here (core placement, GC timing), so the comparison is made three times with fresh
+ * processes and the result is the median of the per-round p50 differences.
+ */
+async function addedP50OverNoAuth(startPlain, startAuth, authTransport) {
+  const ROUNDS = 3;
+  const call = (client) => async () => {
+    const r = await client.callTool({ name: 'execute_query', arguments: { query: 'SELECT 1' } });
+    if (r.isError) throw new Error(r.content[0].text);
+  };
+  const rounds = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const plain = await startPlain();
+    const auth = await startAuth();
+    const plainClient = await mcpClient(plain.url);
+    const authClient = new Client({ name: 'bench', version: '1' });
+    await authClient.connect(authTransport(auth));
+    const plainT = [];
+    const authT = [];
+    for (let i = 0; i < 50; i++) {
+      await call(plainClient)();
+      await call(authClient)();
+    }
+    for (let i = 0; i < SEQ_CALLS; i++) {
+      if (i % 2 === 0) {
+        plainT.push(await timed(call(plainClient)));
+        authT.push(await timed(call(authClient)));
+      } else {
+        authT.push(await timed(call(authClient)));
+        plainT.push(await timed(call(plainClient)));
+      }
+    }
+    plainT.sort((a, b) => a - b);
+    authT.sort((a, b) => a - b);
+    rounds.push({ plain: pct(plainT, 50), auth: pct(authT, 50), added: pct(authT, 50) - pct(plainT, 50) });
+    await Promise.all([plainClient.close(), authClient.close()]);
+    await Promise.all([plain.stop(), auth.stop()]);
+  }
+  const median = [...rounds].sort((x, y) => x.added - y.added)[Math.floor(ROUNDS / 2)];
+  return { median, rounds };
 }
 
 /**
@@ -312,10 +324,6 @@ async function oauthOverhead() {
     .setIssuedAt()
     .setExpirationTime('2h')
     .sign(idp.privateKey);
-  const call = (client) => async () => {
-    const r = await client.callTool({ name: 'execute_query', arguments: { query: 'SELECT 1' } });
-    if (r.isError) throw new Error(r.content[0].text);
-  };
   const chPort = ['--clickhouse-port', String(proxy.port)];
   const oauthEnv = {
     MCP_OAUTH_ENABLED: 'true',
@@ -324,46 +332,23 @@ async function oauthOverhead() {
     MCP_OAUTH_PUBLIC_RESOURCE_URL: resource,
     MCP_OAUTH_REQUIRED_SCOPES: 'openid',
   };
-  const ROUNDS = 3;
-  const rounds = [];
+  let result;
   try {
-    for (let round = 0; round < ROUNDS; round++) {
-      const plain = await startGateway(chPort);
-      const oauth = await startGateway(chPort, oauthEnv);
-      const plainClient = await mcpClient(plain.url);
-      const oauthClient = new Client({ name: 'bench', version: '1' });
-      await oauthClient.connect(new StreamableHTTPClientTransport(new URL(`${oauth.url}/`), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }));
-      const plainT = [];
-      const oauthT = [];
-      for (let i = 0; i < 50; i++) {
-        await call(plainClient)();
-        await call(oauthClient)();
-      }
-      for (let i = 0; i < SEQ_CALLS; i++) {
-        if (i % 2 === 0) {
-          plainT.push(await timed(call(plainClient)));
-          oauthT.push(await timed(call(oauthClient)));
-        } else {
-          oauthT.push(await timed(call(oauthClient)));
-          plainT.push(await timed(call(plainClient)));
-        }
-      }
-      plainT.sort((a, b) => a - b);
-      oauthT.sort((a, b) => a - b);
-      rounds.push({ plain: pct(plainT, 50), oauth: pct(oauthT, 50), added: pct(oauthT, 50) - pct(plainT, 50) });
-      await Promise.all([plainClient.close(), oauthClient.close()]);
-      await Promise.all([plain.stop(), oauth.stop()]);
-    }
+    result = await addedP50OverNoAuth(
+      () => startGateway(chPort),
+      () => startGateway(chPort, oauthEnv),
+      (gw) => new StreamableHTTPClientTransport(new URL(`${gw.url}/`), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }),
+    );
   } finally {
     await proxy.close();
     await idp.close();
   }
-  const median = [...rounds].sort((a, b) => a.added - b.added)[Math.floor(ROUNDS / 2)];
+  const { median, rounds } = result;
   record({
-    scenario: `OAuth execute_query p50 added over no auth, JWKS cached (median of ${ROUNDS} rounds)`,
+    scenario: `OAuth execute_query p50 added over no auth, JWKS cached (median of ${rounds.length} rounds)`,
     unit: 'ms',
     raw: median.plain,
-    gateway: median.oauth,
+    gateway: median.auth,
     target: '<= 0.15 ms added',
     added_ms: median.added,
     rounds_added_ms: rounds.map((r) => Number(r.added.toFixed(3))),
